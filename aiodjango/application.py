@@ -1,0 +1,103 @@
+"""``get_aio_application()``: one aiohttp application serving the whole Django project.
+
+It walks the URLconf (discovery), merges the ``@async_view`` registry, indexes every pattern in
+URLconf order (routing), and registers a single resource that sends each request to the async
+view Django's resolver would pick, or to Django's WSGI app (the bridge) otherwise.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Final
+
+from aiohttp import web
+from django.core.wsgi import get_wsgi_application
+
+from .conf import conf
+from .discovery import Endpoint, discover
+from .dispatch import wrap_view
+from .registry import AsyncViewRegistry, default_registry
+from .routing import DjangoResource, NamedViewResource, Router
+from .wsgi import WSGIApplication, WSGIBridge
+
+__all__ = ("BRIDGE_KEY", "ENDPOINTS_KEY", "get_aio_application")
+
+BRIDGE_KEY: Final = web.AppKey("aiodjango_bridge", WSGIBridge)
+ENDPOINTS_KEY: Final = web.AppKey("aiodjango_endpoints", list[Endpoint])
+
+
+def get_aio_application(
+    wsgi_app: WSGIApplication | None = None,
+    *,
+    registry: AsyncViewRegistry | None = None,
+    urlconf: str | None = None,
+    autodiscover: bool = True,
+    include_static: bool = False,
+    wsgi: WSGIApplication | None = None,
+    **app_kwargs: Any,
+) -> web.Application:
+    """Build the aiohttp application serving async views and, for every other URL, Django.
+
+    Parameters:
+        wsgi_app: Django's WSGI app (with any WSGI middleware); ``get_wsgi_application()``
+            when omitted.
+        registry: the ``AsyncViewRegistry`` to serve; the default one ``@async_view`` fills.
+        urlconf: the URLconf module to walk; ``ROOT_URLCONF`` when omitted.
+        autodiscover: find coroutine views in the URLconf (``AIODJANGO_DISCOVERY`` says which);
+            when False only ``@async_view`` views are served by aiohttp.
+        include_static: also serve ``STATIC_ROOT`` at ``STATIC_URL`` with aiohttp (0.2 API).
+        wsgi: the 0.2 name of ``wsgi_app``; deprecated.
+        app_kwargs: passed on to ``aiohttp.web.Application`` (e.g. ``middlewares``).
+    """
+    if wsgi is not None:
+        warnings.warn(
+            "get_aio_application(wsgi=...) is deprecated; pass the WSGI app as the first "
+            "argument (wsgi_app).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        wsgi_app = wsgi_app or wsgi
+    registry = default_registry if registry is None else registry
+    mode = conf.DISCOVERY if autodiscover else "marked"
+    endpoints = discover(urlconf, mode=mode, registry=registry)
+    registry.freeze()
+
+    max_body = conf.MAX_BODY_SIZE
+    app = web.Application(client_max_size=max_body or 2**63, **app_kwargs)
+    bridge = WSGIBridge(
+        wsgi_app or get_wsgi_application(),
+        threads=conf.WSGI_THREADS,
+        max_request_body_size=conf.WSGI_MAX_BODY_SIZE,
+    )
+    app[BRIDGE_KEY] = bridge
+    app[ENDPOINTS_KEY] = endpoints
+
+    if include_static:
+        from django.conf import settings
+
+        app.router.add_static(settings.STATIC_URL, settings.STATIC_ROOT, name="static")
+    handlers = {
+        endpoint.index: wrap_view(endpoint.view_def, max_body_size=max_body)
+        for endpoint in endpoints
+        if endpoint.view_def is not None
+    }
+    app.router.register_resource(DjangoResource(Router(endpoints), handlers, bridge.handle_request))
+    named: set[str] = set()
+    for endpoint in endpoints:
+        if endpoint.view_def is not None and endpoint.name and endpoint.name not in named:
+            named.add(endpoint.name)
+            _register_name(app, endpoint)
+
+    async def shutdown_pool(app: web.Application) -> None:
+        app[BRIDGE_KEY].pool.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(shutdown_pool)
+    return app
+
+
+def _register_name(app: web.Application, endpoint: Endpoint) -> None:
+    try:
+        app.router.register_resource(NamedViewResource(endpoint))
+    except ValueError:
+        # aiohttp only takes identifier-like names; reverse() still works for the others.
+        pass

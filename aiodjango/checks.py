@@ -1,0 +1,174 @@
+"""Django system checks for aiodjango (IDs ``aiodjango.E###`` and ``aiodjango.W###``).
+
+Every ID is listed in docs/checks.md. ``register_all()`` runs from ``AppConfig.ready()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import conf
+
+__all__ = (
+    "check_app_order",
+    "check_discovery",
+    "check_registry",
+    "check_settings",
+    "register_all",
+)
+
+Messages = list[checks.CheckMessage]
+_SHADOWING_APPS = ("django.contrib.staticfiles", "daphne", "channels")
+
+
+def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
+    """E003: every ``AIODJANGO_*`` setting has a valid value."""
+    messages: Messages = []
+    for name in ("DISCOVERY", "WSGI_THREADS", "MAX_BODY_SIZE", "WSGI_MAX_BODY_SIZE",
+                 "SHUTDOWN_TIMEOUT", "APPLICATION"):
+        try:
+            getattr(conf, name)
+        except ImproperlyConfigured as exc:
+            messages.append(
+                checks.Error(
+                    str(exc),
+                    hint=f"Fix AIODJANGO_{name}; docs/settings.md lists the valid values.",
+                    id="aiodjango.E003",
+                )
+            )
+    return messages
+
+
+def check_app_order(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
+    """W002: ``aiodjango`` must come before apps whose ``runserver`` would shadow ours."""
+    installed = list(settings.INSTALLED_APPS)
+    names = [app.split(".apps.")[0] for app in installed]
+    if "aiodjango" not in names:
+        return []
+    ours = names.index("aiodjango")
+    return [
+        checks.Warning(
+            f"'aiodjango' is listed after {other!r} in INSTALLED_APPS, so {other!r}'s "
+            "runserver command shadows aiodjango's.",
+            hint=f"Move 'aiodjango' above {other!r} in INSTALLED_APPS.",
+            obj="INSTALLED_APPS",
+            id="aiodjango.W002",
+        )
+        for other in _SHADOWING_APPS
+        if other in names and names.index(other) < ours
+    ]
+
+
+def _endpoints_or_error() -> tuple[list[Any], Messages]:
+    from .discovery import discover
+    from .registry import default_registry
+
+    try:
+        mode = conf.DISCOVERY
+    except ImproperlyConfigured:
+        mode = "annotated"
+    return discover(mode=mode, registry=default_registry), []
+
+
+def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
+    """E001: registered patterns compile. E002: async view names are unique in the URLconf.
+
+    W004: a registry view is not in the URLconf, so ``reverse()`` cannot build its URL.
+    """
+    import re
+
+    from django.urls import URLPattern
+
+    from .registry import default_registry
+
+    messages: Messages = []
+    for view_def in default_registry:
+        assert view_def.pattern is not None
+        try:
+            regex = view_def.to_urlpattern().pattern.regex
+            assert isinstance(regex, re.Pattern)
+        except (re.error, ImproperlyConfigured) as exc:
+            messages.append(
+                checks.Error(
+                    f"The pattern {view_def.pattern!r} of {view_def!r} does not compile: {exc}",
+                    hint="Patterns starting with '^' are regexes, others use path() syntax.",
+                    obj=view_def.handler,
+                    id="aiodjango.E001",
+                )
+            )
+    if messages:
+        return messages
+    endpoints, _ = _endpoints_or_error()
+    by_name: dict[str, list[URLPattern]] = {}
+    for endpoint in endpoints:
+        if endpoint.name:
+            by_name.setdefault(endpoint.name, []).append(endpoint.urlpattern)
+    in_urlconf = {id(e.view_def) for e in endpoints if e.levels or e.view_def not in default_registry}
+    for endpoint in endpoints:
+        views = by_name.get(endpoint.name or "", [])
+        if endpoint.view_def is not None and len({id(p.callback) for p in views}) > 1:
+            others = ", ".join(sorted({_qualname(p.callback) for p in views}))
+            messages.append(
+                checks.Error(
+                    f"URL name {endpoint.name!r} of async view {endpoint.view_def!r} is also "
+                    f"used by another view ({others}); reverse() can build only one of them.",
+                    hint="Give each view its own URL name.",
+                    obj=endpoint.view_def.handler,
+                    id="aiodjango.E002",
+                )
+            )
+    del in_urlconf
+    return messages
+
+
+def check_discovery(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
+    """W001: a coroutine view that could be Django-native or an aiohttp handler."""
+    from .discovery import is_ambiguous
+
+    endpoints, _ = _endpoints_or_error()
+    mode = conf.DISCOVERY if _valid_discovery() else "annotated"
+    messages: Messages = []
+    for endpoint in endpoints:
+        callback = endpoint.urlpattern.callback
+        if not is_ambiguous(callback):
+            continue
+        served = "aiohttp serves it" if mode == "all" else "Django serves it as a native async view"
+        messages.append(
+            checks.Warning(
+                f"Coroutine view {_qualname(callback)} at {endpoint.route!r} is ambiguous: it "
+                f"has no @async_view mark and no annotations. With AIODJANGO_DISCOVERY="
+                f"{mode!r}, {served}.",
+                hint="Decorate it with @async_view if it is an aiohttp handler, or annotate its "
+                "request parameter (aiohttp.web.Request or django.http.HttpRequest).",
+                obj=callback,
+                id="aiodjango.W001",
+            )
+        )
+    return messages
+
+
+def _valid_discovery() -> bool:
+    try:
+        conf.DISCOVERY
+    except ImproperlyConfigured:
+        return False
+    return True
+
+
+def _qualname(view: object) -> str:
+    return f"{getattr(view, '__module__', '?')}.{getattr(view, '__qualname__', repr(view))}"
+
+
+def register_all() -> None:
+    """Register every aiodjango check with Django's check framework."""
+    plain: list[Callable[..., Messages]] = [check_settings, check_app_order]
+    for check in plain:
+        checks.register(check, "aiodjango")
+    for check in (check_registry, check_discovery):
+        checks.register(check, "aiodjango", checks.Tags.urls)

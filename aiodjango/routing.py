@@ -1,0 +1,224 @@
+"""Dispatch in Django's URLconf order, at a per-request cost that stays flat as patterns grow.
+
+``Router`` answers "which URL pattern would Django pick for this path?" with Django's own pattern
+objects, but only tries the endpoints whose literal prefix can match: endpoints are indexed by
+the first path segment of that prefix, so a request looks at its segment's bucket plus the
+endpoints with no literal segment, still in URLconf order. ``DjangoResource`` is the single
+aiohttp resource (canonical ``/``) that asks the router and hands the request to an async view
+or to Django. ``NamedViewResource`` makes ``app.router[name].url_for()`` agree with
+``reverse()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Sized
+from typing import Any, Final
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+from django.urls import reverse
+from django.utils.encoding import repercent_broken_unicode
+from yarl import URL
+
+from .discovery import Endpoint
+
+__all__ = (
+    "DjangoMatchInfo",
+    "DjangoResource",
+    "NamedViewResource",
+    "Router",
+    "django_path",
+)
+
+Match = tuple[Endpoint, tuple[Any, ...], dict[str, Any]]
+
+
+def django_path(request: web.BaseRequest) -> str:
+    """The request path exactly as Django sees it (``PATH_INFO`` decoded the WSGI way)."""
+    raw = request.rel_url.raw_path
+    if "%" not in raw:
+        return raw
+    return repercent_broken_unicode(unquote_to_bytes(raw)).decode()
+
+
+class Router:
+    """Finds the first endpoint of the URLconf matching a path, as ``django.urls.resolve``."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.endpoints: Final = endpoints
+        keyed: dict[str, list[Endpoint]] = {}
+        unkeyed: list[Endpoint] = []
+        for endpoint in endpoints:
+            segment, slash, _ = endpoint.prefix.partition("/")
+            if slash:
+                keyed.setdefault(segment + "/", []).append(endpoint)
+            else:
+                unkeyed.append(endpoint)
+        self._unkeyed: Final = tuple(unkeyed)
+        self._buckets: Final = {
+            key: tuple(sorted((*bucket, *unkeyed), key=lambda e: e.index))
+            for key, bucket in keyed.items()
+        }
+
+    def match(self, path: str) -> Match | None:
+        """Resolve ``path`` (without its leading ``/``) to an endpoint and its view arguments."""
+        slash = path.find("/")
+        candidates = self._unkeyed if slash < 0 else self._buckets.get(path[: slash + 1], self._unkeyed)
+        for endpoint in candidates:
+            if path.startswith(endpoint.prefix):
+                found = _match_endpoint(endpoint, path)
+                if found is not None:
+                    return endpoint, found[0], found[1]
+        return None
+
+
+def _match_endpoint(endpoint: Endpoint, path: str) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    # Mirrors URLResolver.resolve: match each include() prefix, then the pattern itself, and
+    # merge arguments inside out (named groups anywhere drop the positional ones).
+    captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for level in endpoint.levels:
+        match = level.pattern.match(path)
+        if match is None:
+            return None
+        path, args, kwargs = match
+        captured.append((args, kwargs))
+    match = endpoint.urlpattern.pattern.match(path)
+    if match is None:
+        return None
+    _, args, kwargs = match
+    args, kwargs = tuple(args), {**kwargs, **endpoint.urlpattern.default_args}
+    for level, (level_args, level_kwargs) in zip(
+        reversed(endpoint.levels), reversed(captured), strict=True
+    ):
+        merged = {**level_kwargs, **level.default_kwargs, **kwargs}
+        args = args if merged else (*level_args, *args)
+        kwargs = merged
+    return args, kwargs
+
+
+class DjangoMatchInfo(web.UrlMappingMatchInfo):
+    """``request.match_info`` for an async view.
+
+    The mapping holds the captured named values as strings (aiohttp's convention);
+    ``args`` and ``kwargs`` hold exactly what Django would pass to the view, after the path
+    converters' ``to_python`` (e.g. an ``int`` for ``<int:pk>``); ``endpoint`` names the match.
+    """
+
+    def __init__(self, match: Match, route: web.AbstractRoute) -> None:
+        endpoint, args, kwargs = match
+        super().__init__({k: v if isinstance(v, str) else str(v) for k, v in kwargs.items()}, route)
+        self.endpoint: Final = endpoint
+        self.args: Final = args
+        self.kwargs: Final = kwargs
+
+    @property
+    def url_name(self) -> str | None:
+        """The namespaced URL name, as ``reverse()`` takes it."""
+        return self.endpoint.name
+
+
+class _Route(web.AbstractRoute):
+    def __init__(
+        self,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        resource: web.AbstractResource,
+        name: str | None,
+    ) -> None:
+        super().__init__("*", handler, resource=resource)
+        self._name = name
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    def get_info(self) -> dict[str, Any]:
+        return {"name": self._name}
+
+    def url_for(self, *args: str, **kwargs: str) -> URL:
+        return URL("/")
+
+
+class DjangoResource(web.AbstractResource):
+    """The one aiohttp resource: every path is resolved through the URLconf's order."""
+
+    def __init__(
+        self,
+        router: Router,
+        handlers: dict[int, Callable[[web.Request], Awaitable[web.StreamResponse]]],
+        fallback: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> None:
+        super().__init__(name=None)
+        self._router = router
+        self._routes = {
+            index: _Route(handler, self, router.endpoints[index].name)
+            for index, handler in handlers.items()
+        }
+        self._fallback = _Route(fallback, self, "django")
+
+    @property
+    def canonical(self) -> str:
+        return "/"
+
+    def url_for(self, *args: str, **kwargs: str) -> URL:
+        return URL("/")
+
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+        path = django_path(request)
+        match = self._router.match(path[1:]) if path.startswith("/") else None
+        if match is not None:
+            route = self._routes.get(match[0].index)
+            if route is not None:
+                return DjangoMatchInfo(match, route), set()
+        return web.UrlMappingMatchInfo({}, self._fallback), set()
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("aiodjango's resource cannot be mounted under a prefix.")
+
+    def get_info(self) -> dict[str, Any]:
+        return {"path": "/", "routes": len(self._routes)}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return len(self._routes) + 1
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        yield from self._routes.values()
+        yield self._fallback
+
+
+class NamedViewResource(web.AbstractResource, Sized):
+    """``app.router[name]`` for an async view: never matches, builds URLs with ``reverse()``."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        assert endpoint.name is not None
+        super().__init__(name=endpoint.name)
+        self._endpoint = endpoint
+
+    @property
+    def canonical(self) -> str:
+        return "/" + self._endpoint.route
+
+    def url_for(self, *args: str, **kwargs: str) -> URL:
+        """The same URL as ``reverse(name, args=args, kwargs=kwargs)``."""
+        assert self.name is not None
+        return URL(reverse(self.name, args=args or None, kwargs=kwargs or None), encoded=True)
+
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+        return None, set()
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("aiodjango's resources cannot be mounted under a prefix.")
+
+    def get_info(self) -> dict[str, Any]:
+        return {"name": self.name, "route": self._endpoint.route}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        return iter(())

@@ -1,0 +1,59 @@
+"""A URLconf mixing Django views and aiohttp views in overlapping patterns."""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+
+from . import views
+
+api_patterns = [
+    path("items/<int:pk>/", views.aio_args, name="item"),
+    path("items/<slug:slug>/", views.django_args, name="item-slug"),
+    re_path(r"^legacy/(\d+)/(\w+)/$", views.aio_args, name="legacy"),
+    path("nested/", include(([path("<uuid:key>/", views.aio_args, name="deep")], "inner"))),
+]
+
+versioned_patterns = [
+    path("status/", views.aio_args, name="status"),
+    re_path(r"^ids/(\d+)/$", views.django_args, name="ids"),
+    path("<path:rest>", views.django_args, name="version-rest"),
+]
+
+section_patterns = [
+    re_path(r"^(?P<page>\d+)/$", views.aio_args, name="section-page"),
+    re_path(r"^(\d+)/(\d+)/$", views.aio_args, name="section-pos"),
+    path("<str:slug>/", views.django_args, name="section-slug"),
+]
+
+urlpatterns = [
+    re_path(r"^hello/$", views.hello, name="async-hello"),
+    path("django/", views.django_args, name="django-plain"),
+    path("items/<int:pk>/", views.aio_args, name="aio-item"),
+    path("items/<slug:slug>/", views.django_args, name="django-item-slug"),
+    path("items/new/", views.aio_args, name="aio-shadowed"),
+    re_path(r"^legacy/(\d+)/(\w+)/$", views.aio_args, name="legacy-positional"),
+    re_path(r"^legacy/(?P<year>\d{4})/(\d+)/$", views.django_args, name="legacy-mixed"),
+    re_path(r"^files/(?P<name>[\w.-]+)$", views.aio_args, name="files"),
+    re_path(r"^fil(?P<tail>\w+)/$", views.django_args, name="fil-prefix"),
+    path("api/", include((api_patterns, "api"), namespace="api")),
+    path("v<int:version>/", include(versioned_patterns), {"extra": "yes"}),
+    re_path(r"^re/(?P<section>[a-z]+)/", include(section_patterns)),
+    re_path(r"^pos/(\d+)/", include(section_patterns)),
+    path("native/", views.native_async, name="native"),
+    path("", include("aiodjango.urls")),
+    path("", include("tests.ws_urls")),
+    path("u/<str:name>/", views.unicode_name, name="unicode"),
+    path("cookies/", views.cookies),
+    path("stream/", views.stream),
+    path("file/", views.big_file),
+    path("slow/", views.slow),
+    path("thread/", views.thread_name),
+    path("sync-boom/", views.sync_boom),
+    path("echo-json/", views.echo_json),
+    path("async-boom/", views.boom, name="async-boom"),
+    path("teapot/", views.teapot),
+    path("echo-body/", views.echo_body, name="echo-body"),
+    re_path(r"^any/(?P<a>x|y)/(?P<b>.*)$", views.aio_args, name="alternation"),
+    path("<slug:first>/<int:second>/", views.aio_args, name="catch-two"),
+    path("<slug:first>/", views.django_args, name="catch-one"),
+]
