@@ -8,9 +8,11 @@ view Django's resolver would pick, or to Django's WSGI app (the bridge) otherwis
 from __future__ import annotations
 
 import warnings
-from typing import Any, Final
+from contextlib import suppress
+from typing import Any, Final, cast
 
 from aiohttp import web
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 from .conf import conf
@@ -65,7 +67,7 @@ def get_aio_application(
     max_body = conf.MAX_BODY_SIZE
     app = web.Application(client_max_size=max_body or 2**63, **app_kwargs)
     bridge = WSGIBridge(
-        wsgi_app or get_wsgi_application(),
+        wsgi_app or cast(WSGIApplication, get_wsgi_application()),
         threads=conf.WSGI_THREADS,
         max_request_body_size=conf.WSGI_MAX_BODY_SIZE,
     )
@@ -75,6 +77,8 @@ def get_aio_application(
     if include_static:
         from django.conf import settings
 
+        if not settings.STATIC_URL or not settings.STATIC_ROOT:
+            raise ImproperlyConfigured("include_static=True needs STATIC_URL and STATIC_ROOT.")
         app.router.add_static(settings.STATIC_URL, settings.STATIC_ROOT, name="static")
     handlers = {
         endpoint.index: wrap_view(endpoint.view_def, max_body_size=max_body)
@@ -96,8 +100,7 @@ def get_aio_application(
 
 
 def _register_name(app: web.Application, endpoint: Endpoint) -> None:
-    try:
+    # aiohttp only takes identifier-like names without keywords ("async-hello" is refused);
+    # reverse() still builds those, docs/async-views.md says so.
+    with suppress(ValueError):
         app.router.register_resource(NamedViewResource(endpoint))
-    except ValueError:
-        # aiohttp only takes identifier-like names; reverse() still works for the others.
-        pass

@@ -30,8 +30,14 @@ _SHADOWING_APPS = ("django.contrib.staticfiles", "daphne", "channels")
 def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
     """E003: every ``AIODJANGO_*`` setting has a valid value."""
     messages: Messages = []
-    for name in ("DISCOVERY", "WSGI_THREADS", "MAX_BODY_SIZE", "WSGI_MAX_BODY_SIZE",
-                 "SHUTDOWN_TIMEOUT", "APPLICATION"):
+    for name in (
+        "DISCOVERY",
+        "WSGI_THREADS",
+        "MAX_BODY_SIZE",
+        "WSGI_MAX_BODY_SIZE",
+        "SHUTDOWN_TIMEOUT",
+        "APPLICATION",
+    ):
         try:
             getattr(conf, name)
         except ImproperlyConfigured as exc:
@@ -109,7 +115,9 @@ def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Me
     for endpoint in endpoints:
         if endpoint.name:
             by_name.setdefault(endpoint.name, []).append(endpoint.urlpattern)
-    in_urlconf = {id(e.view_def) for e in endpoints if e.levels or e.view_def not in default_registry}
+    in_urlconf = {
+        id(e.view_def) for e in endpoints if e.levels or e.view_def not in default_registry
+    }
     for endpoint in endpoints:
         views = by_name.get(endpoint.name or "", [])
         if endpoint.view_def is not None and len({id(p.callback) for p in views}) > 1:
@@ -155,10 +163,9 @@ def check_discovery(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> M
 
 def _valid_discovery() -> bool:
     try:
-        conf.DISCOVERY
+        return bool(conf.DISCOVERY)
     except ImproperlyConfigured:
         return False
-    return True
 
 
 def _qualname(view: object) -> str:

@@ -61,7 +61,7 @@ class Settings:
 
     @property
     def WSGI_MAX_BODY_SIZE(self) -> int:
-        """Largest request body buffered for Django (413 above it); Django's own limits still apply."""
+        """Largest body buffered for Django (413 above); Django's own limits still apply."""
         value = _int_setting("AIODJANGO_WSGI_MAX_BODY_SIZE", 2**30, minimum=0, allow_none=False)
         assert value is not None
         return value

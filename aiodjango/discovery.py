@@ -70,11 +70,11 @@ def literal_prefix(pattern: object) -> tuple[str, bool]:
     endpoint is then tried for every path, which is slower but always correct.
     """
     if isinstance(pattern, RoutePattern):
-        route = str(pattern._route)
+        route = str(pattern)
         head, sep, _ = route.partition("<")
         return head, not sep
     if isinstance(pattern, RegexPattern) and not isinstance(pattern, LocalePrefixPattern):
-        return _regex_literal_prefix(str(pattern._regex))
+        return _regex_literal_prefix(str(pattern))
     return "", False
 
 

@@ -34,9 +34,8 @@ _DEBUG_HOSTS: Final = [".localhost", "127.0.0.1", "[::1]"]
 def allowed_host(request: web.BaseRequest) -> str | None:
     """The request's host if ``ALLOWED_HOSTS`` accepts it (Django's ``get_host()`` rule)."""
     headers = request.headers
-    host = (settings.USE_X_FORWARDED_HOST and headers.get("X-Forwarded-Host")) or headers.get(
-        "Host", ""
-    )
+    forwarded = headers.get("X-Forwarded-Host") if settings.USE_X_FORWARDED_HOST else None
+    host = forwarded or headers.get("Host") or ""
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = _DEBUG_HOSTS
@@ -91,4 +90,3 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
 
     serve.__name__ = serve.__qualname__ = getattr(handler, "__qualname__", "view")
     return serve
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
 
 from aiohttp import web
 
@@ -72,7 +72,9 @@ class AsyncViewDef:
 
         assert self.pattern is not None, "only views with a pattern have a URL pattern"
         make = re_path if self.is_regex else path
-        return make(self.pattern, self.handler, name=self.name)
+        # Django's stubs expect views returning HttpResponse; aiodjango serves this one.
+        urlpattern: URLPattern = make(self.pattern, cast(Any, self.handler), name=self.name)
+        return urlpattern
 
 
 def _qualname(handler: object) -> str:
@@ -178,7 +180,7 @@ class AsyncViewRegistry:
         return decorator
 
     def _mark(self, handler: H, view_def: AsyncViewDef) -> H:
-        if not inspect.iscoroutinefunction(handler):
+        if not inspect.iscoroutinefunction(cast(Any, handler)):  # keep H, not narrowed
             raise TypeError(
                 f"@async_view needs an async function, got {_qualname(handler)} ({handler!r}). "
                 "Define it with 'async def'."

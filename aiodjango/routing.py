@@ -12,7 +12,7 @@ or to Django. ``NamedViewResource`` makes ``app.router[name].url_for()`` agree w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sized
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
@@ -21,6 +21,9 @@ from django.utils.encoding import repercent_broken_unicode
 from yarl import URL
 
 from .discovery import Endpoint
+
+if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not export
+    from aiohttp.web_urldispatcher import _InfoDict
 
 __all__ = (
     "DjangoMatchInfo",
@@ -63,7 +66,9 @@ class Router:
     def match(self, path: str) -> Match | None:
         """Resolve ``path`` (without its leading ``/``) to an endpoint and its view arguments."""
         slash = path.find("/")
-        candidates = self._unkeyed if slash < 0 else self._buckets.get(path[: slash + 1], self._unkeyed)
+        candidates = (
+            self._unkeyed if slash < 0 else self._buckets.get(path[: slash + 1], self._unkeyed)
+        )
         for endpoint in candidates:
             if path.startswith(endpoint.prefix):
                 found = _match_endpoint(endpoint, path)
@@ -131,8 +136,8 @@ class _Route(web.AbstractRoute):
     def name(self) -> str | None:
         return self._name
 
-    def get_info(self) -> dict[str, Any]:
-        return {"name": self._name}
+    def get_info(self) -> _InfoDict:
+        return {"formatter": self._name or ""}
 
     def url_for(self, *args: str, **kwargs: str) -> URL:
         return URL("/")
@@ -162,7 +167,9 @@ class DjangoResource(web.AbstractResource):
     def url_for(self, *args: str, **kwargs: str) -> URL:
         return URL("/")
 
-    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+    async def resolve(
+        self, request: web.Request
+    ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         path = django_path(request)
         match = self._router.match(path[1:]) if path.startswith("/") else None
         if match is not None:
@@ -174,8 +181,8 @@ class DjangoResource(web.AbstractResource):
     def add_prefix(self, prefix: str) -> None:
         raise RuntimeError("aiodjango's resource cannot be mounted under a prefix.")
 
-    def get_info(self) -> dict[str, Any]:
-        return {"path": "/", "routes": len(self._routes)}
+    def get_info(self) -> _InfoDict:
+        return {"path": "/"}
 
     def raw_match(self, path: str) -> bool:
         return False
@@ -205,14 +212,16 @@ class NamedViewResource(web.AbstractResource, Sized):
         assert self.name is not None
         return URL(reverse(self.name, args=args or None, kwargs=kwargs or None), encoded=True)
 
-    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+    async def resolve(
+        self, request: web.Request
+    ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         return None, set()
 
     def add_prefix(self, prefix: str) -> None:
         raise RuntimeError("aiodjango's resources cannot be mounted under a prefix.")
 
-    def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, "route": self._endpoint.route}
+    def get_info(self) -> _InfoDict:
+        return {"formatter": "/" + self._endpoint.route}
 
     def raw_match(self, path: str) -> bool:
         return False

@@ -20,7 +20,9 @@ __all__ = ("aio_app", "aio_client", "serve")
 
 
 @asynccontextmanager
-async def serve(app: web.Application | None = None) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+async def serve(
+    app: web.Application | None = None,
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     """Run ``app`` (default: ``get_aio_application()``) on 127.0.0.1 and yield a client for it."""
     server = TestServer(app if app is not None else get_aio_application(), host="127.0.0.1")
     async with TestClient(server) as client:
@@ -35,7 +37,9 @@ def aio_app() -> web.Application:
 
 @pytest.fixture
 async def aio_client(
-    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]],
+    aiohttp_client: Callable[
+        [web.Application], Awaitable[TestClient[web.Request, web.Application]]
+    ],
     aio_app: web.Application,
 ) -> TestClient[web.Request, web.Application]:
     """A client for ``aio_app`` served on a real 127.0.0.1 port; use relative URLs."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from .registry import default_registry
 
-__all__ = ("urlpatterns",)
+__all__ = ("urlpatterns",)  # noqa: F822 (computed by __getattr__ below)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,8 +26,8 @@ from urllib.parse import unquote_to_bytes
 from wsgiref.util import is_hop_by_hop
 
 from aiohttp import web
-from aiohttp_wsgi import WSGIHandler
 from aiohttp_wsgi.utils import parse_sockname
+from aiohttp_wsgi.wsgi import WSGIHandler
 from django.core.handlers.wsgi import WSGIRequest
 
 __all__ = ("WSGIBridge", "WSGIApplication", "django_request", "environ_for")
@@ -35,7 +35,7 @@ __all__ = ("WSGIBridge", "WSGIApplication", "django_request", "environ_for")
 logger = logging.getLogger("aiodjango.wsgi")
 
 Environ = dict[str, Any]
-StartResponse = Callable[..., Callable[[bytes], object]]
+StartResponse = Callable[[str, list[tuple[str, str]]], Callable[[bytes], None]]
 WSGIApplication = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 FILE_BLOCK_SIZE: Final = 256 * 1024
@@ -131,7 +131,7 @@ def _start(application: WSGIApplication, environ: Environ) -> _Started:
 
     def start_response(
         line: str, response_headers: list[tuple[str, str]], exc_info: object = None
-    ) -> Callable[[bytes], object]:
+    ) -> Callable[[bytes], None]:
         status[:] = [line]
         headers[:] = response_headers
         return written.append
@@ -157,13 +157,17 @@ def _start(application: WSGIApplication, environ: Environ) -> _Started:
     return int(code), reason, clean, chunks, iterator, result
 
 
+def _next_chunk(iterator: Iterator[bytes]) -> bytes | None:
+    return next(iterator, None)
+
+
 def _close(result: object) -> None:
     close = getattr(result, "close", None)
     if close is not None:
         close()
 
 
-class WSGIBridge(WSGIHandler):  # type: ignore[misc]
+class WSGIBridge(WSGIHandler):
     """aiohttp-wsgi's handler with the fixes above; ``handle_request`` is the aiohttp handler."""
 
     def __init__(
@@ -174,7 +178,8 @@ class WSGIBridge(WSGIHandler):  # type: ignore[misc]
             application, executor=self.pool, max_request_body_size=max_request_body_size
         )
 
-    async def handle_request(self, request: web.Request) -> web.StreamResponse:
+    # Upstream returns a Response; a streamed one is a StreamResponse, which aiohttp accepts.
+    async def handle_request(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
         limit = self._max_request_body_size
         if request.content_length is not None and request.content_length > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
@@ -201,8 +206,11 @@ class WSGIBridge(WSGIHandler):  # type: ignore[misc]
             await response.prepare(request)
             for chunk in chunks:
                 await response.write(chunk)
-            while (chunk := await loop.run_in_executor(self.pool, next, iterator, None)) is not None:
-                await response.write(chunk)  # raises once the client has gone
+            while True:
+                more: bytes | None = await loop.run_in_executor(self.pool, _next_chunk, iterator)
+                if more is None:
+                    break
+                await response.write(more)  # raises once the client has gone
             await response.write_eof()
             return response
         finally:

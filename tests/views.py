@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 from django.http import (
@@ -17,6 +18,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.views.decorators.csrf import csrf_exempt
 
 from aiodjango import async_view
 
@@ -119,9 +121,20 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
+class RecordingFile(io.FileIO):
+    """A real file that records the size of every read, to prove files go out in blocks."""
+
+    reads: ClassVar[list[int]] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.reads.append(len(data))
+        return data
+
+
 def big_file(request: HttpRequest) -> FileResponse:
     """Serves the file named by ?path= (tests only)."""
-    return FileResponse(Path(request.GET["path"]).open("rb"))
+    return FileResponse(RecordingFile(Path(request.GET["path"]), "r"))
 
 
 def slow(request: HttpRequest) -> HttpResponse:
@@ -140,6 +153,33 @@ def sync_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("sync boom")
 
 
+@csrf_exempt
 def echo_json(request: HttpRequest) -> HttpResponse:
     """Echoes the JSON body back."""
     return JsonResponse({"got": json.loads(request.body or b"null")})
+
+
+@async_view
+async def url_for_view(request: web.Request) -> web.Response:
+    """Builds a URL with aiohttp's router, as a handler would."""
+    kwargs = {k: v for k, v in request.query.items() if k != "route"}
+    return web.Response(text=str(request.app.router[request.query["route"]].url_for(**kwargs)))
+
+
+@async_view
+async def not_found(request: web.Request) -> web.Response:
+    """Raises Django's Http404 from an async view."""
+    from django.http import Http404
+
+    raise Http404("no such thing")
+
+
+def template_urls(request: HttpRequest) -> HttpResponse:
+    """Renders {% url %} for all three kinds of view."""
+    from django.template import engines
+
+    template = engines["django"].from_string(
+        "{% url 'django-plain' %}|{% url 'aio-item' pk=5 %}|{% url 'registry-hello' name='ann' %}"
+        "|{% url 'api:inner:deep' key='0b9e2c4a-1f6d-4c1e-9d43-3a6f0e7c8b21' %}"
+    )
+    return HttpResponse(template.render({}, request))
