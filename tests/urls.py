@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 
 from . import views
+
+
+class EvenConverter:
+    """Accepts digits, but to_python refuses odd numbers: Django then tries the next pattern."""
+
+    regex = "[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        if int(value) % 2:
+            raise ValueError(f"{value} is odd")
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(EvenConverter, "even")
 
 api_patterns = [
     path("items/<int:pk>/", views.aio_args, name="item"),
@@ -57,6 +74,11 @@ urlpatterns = [
     path("not-found/", views.not_found),
     path("template-urls/", views.template_urls),
     re_path(r"^any/(?P<a>x|y)/(?P<b>.*)$", views.aio_args, name="alternation"),
+    path("<even:n>/even/", views.aio_args, name="even"),
+    path("<int:n>/even/", views.django_args, name="odd"),
+    re_path(r"^(?P<w>[a-z])(?P=w)/twice/$", views.aio_args, name="backref"),
+    re_path(r"^(?i:ab)[]()x]/(?=\d)(\d+)/$", views.aio_args, name="classy"),
+    re_path(r"(?P<anywhere>zz)/$", views.django_args, name="unanchored"),
     path("<slug:first>/<int:second>/", views.aio_args, name="catch-two"),
     path("<slug:first>/", views.django_args, name="catch-one"),
 ]
