@@ -13,6 +13,7 @@ from typing import Any, Final, cast
 
 from aiohttp import web
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
 from .conf import conf
@@ -20,6 +21,7 @@ from .discovery import Endpoint, discover
 from .dispatch import wrap_view
 from .registry import AsyncViewRegistry, default_registry
 from .routing import DjangoResource, NamedViewResource, Router
+from .websocket import track_websockets
 from .wsgi import WSGIApplication, WSGIBridge
 
 __all__ = ("BRIDGE_KEY", "ENDPOINTS_KEY", "get_aio_application")
@@ -29,13 +31,13 @@ ENDPOINTS_KEY: Final = web.AppKey("aiodjango_endpoints", list[Endpoint])
 
 
 def get_aio_application(
-    wsgi_app: WSGIApplication | None = None,
+    wsgi_app: WSGIApplication | WSGIHandler | None = None,
     *,
     registry: AsyncViewRegistry | None = None,
     urlconf: str | None = None,
     autodiscover: bool = True,
     include_static: bool = False,
-    wsgi: WSGIApplication | None = None,
+    wsgi: WSGIApplication | WSGIHandler | None = None,
     **app_kwargs: Any,
 ) -> web.Application:
     """Build the aiohttp application serving async views and, for every other URL, Django.
@@ -67,12 +69,14 @@ def get_aio_application(
     max_body = conf.MAX_BODY_SIZE
     app = web.Application(client_max_size=max_body or 2**63, **app_kwargs)
     bridge = WSGIBridge(
-        wsgi_app or cast(WSGIApplication, get_wsgi_application()),
+        # Django's stubs type WSGIHandler as returning HttpResponseBase, a WSGI iterable.
+        cast(WSGIApplication, wsgi_app or get_wsgi_application()),
         threads=conf.WSGI_THREADS,
         max_request_body_size=conf.WSGI_MAX_BODY_SIZE,
     )
     app[BRIDGE_KEY] = bridge
     app[ENDPOINTS_KEY] = endpoints
+    track_websockets(app)  # on_shutdown closes open websockets with 1001
 
     if include_static:
         from django.conf import settings

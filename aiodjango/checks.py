@@ -14,6 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import conf
+from .registry import AsyncViewRegistry
 
 __all__ = (
     "check_app_order",
@@ -21,23 +22,22 @@ __all__ = (
     "check_registry",
     "check_settings",
     "register_all",
+    "setting_names",
 )
 
 Messages = list[checks.CheckMessage]
 _SHADOWING_APPS = ("django.contrib.staticfiles", "daphne", "channels")
 
 
+def setting_names() -> list[str]:
+    """Every setting ``conf`` knows, without the prefix: one property each, so none is missed."""
+    return sorted(name for name, value in vars(type(conf)).items() if isinstance(value, property))
+
+
 def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
     """E003: every ``AIODJANGO_*`` setting has a valid value."""
     messages: Messages = []
-    for name in (
-        "DISCOVERY",
-        "WSGI_THREADS",
-        "MAX_BODY_SIZE",
-        "WSGI_MAX_BODY_SIZE",
-        "SHUTDOWN_TIMEOUT",
-        "APPLICATION",
-    ):
+    for name in setting_names():
         try:
             getattr(conf, name)
         except ImproperlyConfigured as exc:
@@ -79,7 +79,10 @@ def _endpoints_or_error() -> tuple[list[Any], Messages]:
         mode = conf.DISCOVERY
     except ImproperlyConfigured:
         mode = "annotated"
-    return discover(mode=mode, registry=default_registry), []
+    try:
+        return discover(mode=mode, registry=default_registry), []
+    except ImproperlyConfigured:
+        return [], []  # a registered pattern does not compile; check_registry reports E001
 
 
 def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
@@ -115,9 +118,6 @@ def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Me
     for endpoint in endpoints:
         if endpoint.name:
             by_name.setdefault(endpoint.name, []).append(endpoint.urlpattern)
-    in_urlconf = {
-        id(e.view_def) for e in endpoints if e.levels or e.view_def not in default_registry
-    }
     for endpoint in endpoints:
         views = by_name.get(endpoint.name or "", [])
         if endpoint.view_def is not None and len({id(p.callback) for p in views}) > 1:
@@ -131,8 +131,26 @@ def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Me
                     id="aiodjango.E002",
                 )
             )
-    del in_urlconf
+    messages.extend(_unmounted(default_registry))
     return messages
+
+
+def _unmounted(registry: AsyncViewRegistry) -> Messages:
+    from .discovery import discover
+
+    mode = conf.DISCOVERY if _valid_discovery() else "annotated"
+    walked = {id(e.view_def) for e in discover(mode=mode) if e.view_def is not None}
+    return [
+        checks.Warning(
+            f"Async view {view_def!r} is registered with a pattern but is not in the URLconf, "
+            "so reverse() and {% url %} cannot build its URL.",
+            hint="Add path('', include('aiodjango.urls')) to your URLconf.",
+            obj=view_def.handler,
+            id="aiodjango.W004",
+        )
+        for view_def in registry
+        if id(view_def) not in walked
+    ]
 
 
 def check_discovery(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:

@@ -6,10 +6,13 @@ raises ``ImproperlyConfigured`` naming the setting (the same problems show up as
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 __all__ = ("DISCOVERY_MODES", "conf")
 
@@ -80,6 +83,61 @@ class Settings:
                 f"AIODJANGO_APPLICATION must be a dotted path string or None, got {value!r}."
             )
         return value
+
+    @property
+    def WS_ALLOWED_ORIGINS(self) -> tuple[str, ...]:
+        """Extra websocket origins (CSRF_TRUSTED_ORIGINS format); ``"*"`` turns the check off."""
+        value = getattr(settings, "AIODJANGO_WS_ALLOWED_ORIGINS", ())
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(origin, str) and (origin == "*" or "://" in origin) for origin in value
+        ):
+            raise ImproperlyConfigured(
+                "AIODJANGO_WS_ALLOWED_ORIGINS must be a list of origins such as "
+                f"'https://app.example.com' or '*', got {value!r}."
+            )
+        return tuple(value)
+
+    @property
+    def WS_MAX_MESSAGE_SIZE(self) -> int:
+        """Largest websocket message accepted, in bytes (1009 close above it); 0 means no limit."""
+        value = _int_setting("AIODJANGO_WS_MAX_MESSAGE_SIZE", 2**20, minimum=0, allow_none=False)
+        assert value is not None
+        return value
+
+    @property
+    def WS_HEARTBEAT(self) -> float | None:
+        """Seconds between server pings; a peer not answering in half that is dropped. None: off."""
+        value = getattr(settings, "AIODJANGO_WS_HEARTBEAT", 20.0)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ImproperlyConfigured(
+                f"AIODJANGO_WS_HEARTBEAT must be a number of seconds > 0 or None, got {value!r}."
+            )
+        return float(value)
+
+    @property
+    def TOKEN_AUTHENTICATOR(self) -> Callable[..., Awaitable[Any]] | None:
+        """The async ``(request) -> user | None`` that ``get_user()`` asks before the session."""
+        value = getattr(settings, "AIODJANGO_TOKEN_AUTHENTICATOR", None)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ImproperlyConfigured(
+                f"AIODJANGO_TOKEN_AUTHENTICATOR must be a dotted path or None, got {value!r}."
+            )
+        return _import_callable("AIODJANGO_TOKEN_AUTHENTICATOR", value)
+
+
+@functools.lru_cache(maxsize=16)
+def _import_callable(name: str, path: str) -> Callable[..., Any]:
+    try:
+        found = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"{name} = {path!r} cannot be imported: {exc}") from exc
+    if not callable(found):
+        raise ImproperlyConfigured(f"{name} = {path!r} is not callable: {found!r}.")
+    return found  # type: ignore[no-any-return]
 
 
 conf: Final = Settings()

@@ -4,7 +4,9 @@ An async view gets what Django's stack would give a Django view: the ``Host`` he
 against ``ALLOWED_HOSTS`` (400), a body size limit (413), and an exception turned into Django's
 own error response (logged on ``django.request``, the debug page when ``DEBUG=True``, Django's
 404/403/400 for ``Http404``/``PermissionDenied``/``SuspiciousOperation``). aiohttp's
-``HTTPException`` responses pass through untouched.
+``HTTPException`` responses pass through untouched. Unsafe methods get Django's CSRF check
+(``auth.csrf_rejection``) unless the handler is ``csrf_exempt``; websocket views go to
+``websocket.serve_websocket``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 security_logger: Final = logging.getLogger("django.security.DisallowedHost")
 _DEBUG_HOSTS: Final = [".localhost", "127.0.0.1", "[::1]"]
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def allowed_host(request: web.BaseRequest) -> str | None:
@@ -65,9 +68,12 @@ async def _handle_exception(request: web.Request, exc: Exception) -> web.Respons
 
 def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
     """The aiohttp handler serving ``view_def``: checks, then the view, then error handling."""
+    from .auth import csrf_rejection
     from .websocket import serve_websocket
 
     handler = view_def.handler
+    # Django's csrf_exempt (placed below @async_view) opts out; websockets check Origin instead.
+    check_csrf = not view_def.websocket and not getattr(handler, "csrf_exempt", False)
 
     async def serve(request: web.Request) -> web.StreamResponse:
         if allowed_host(request) is None:
@@ -80,6 +86,10 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
         try:
             if view_def.websocket:
                 return await serve_websocket(view_def, request)
+            if check_csrf and request.method not in _SAFE_METHODS:
+                rejected = await csrf_rejection(request)
+                if rejected is not None:
+                    return rejected
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPException:
             raise

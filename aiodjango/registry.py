@@ -192,4 +192,9 @@ class AsyncViewRegistry:
 
 
 default_registry: Final = AsyncViewRegistry()
+"""The registry ``@async_view`` fills; ``include("aiodjango.urls")`` mounts it."""
+
 async_view: Final = default_registry.async_view
+"""Mark an ``async def`` aiohttp handler, optionally with a URL pattern (see
+``AsyncViewRegistry.async_view``): ``@async_view``, ``@async_view("hello/<str:name>/",
+name="hello")``, ``@async_view("ws/chat/<slug:room>/", name="chat", websocket=True)``."""

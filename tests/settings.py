@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -31,7 +32,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(BASE_DIR / "test.sqlite3"),
-        "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
+        # One test database per pytest process, so parallel runs never share one.
+        "TEST": {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")},
     }
 }
 TEMPLATES = [

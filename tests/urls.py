@@ -77,7 +77,7 @@ urlpatterns = [
     path("<even:n>/even/", views.aio_args, name="even"),
     path("<int:n>/even/", views.django_args, name="odd"),
     re_path(r"^(?P<w>[a-z])(?P=w)/twice/$", views.aio_args, name="backref"),
-    re_path(r"^(?i:ab)[]()x]/(?=\d)(\d+)/$", views.aio_args, name="classy"),
+    re_path(r"^(?:ab|AB)[]()x]/(?=\d)(\d+)/$", views.aio_args, name="classy"),
     re_path(r"(?P<anywhere>zz)/$", views.django_args, name="unanchored"),
     path("<slug:first>/<int:second>/", views.aio_args, name="catch-two"),
     path("<slug:first>/", views.django_args, name="catch-one"),

@@ -1,0 +1,1 @@
+"""The chat app: rooms and messages, Django pages, and the live chat over a websocket."""

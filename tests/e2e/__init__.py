@@ -1,0 +1,1 @@
+"""Browser tests of the demo project (Playwright driving Debian's Chromium)."""

@@ -1,0 +1,149 @@
+"""Fixtures of the browser tests: the demo served by ``manage.py runserver``, and Chromium.
+
+The demo runs as a subprocess on a free loopback port with its own SQLite database, migrated
+and given the demo users first, exactly as ``scripts/demo`` does. Chromium is Debian's
+(``apt-get install chromium``), driven by Playwright without ``playwright install``. Outside CI a
+missing browser or Playwright skips these tests; in CI (``CI`` set) it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = Path(os.environ.get("AIODJANGO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
+STARTUP_SECONDS = 60
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set, so the browser test must run).")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _demo_env(database: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "demo.settings",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DJANGO_RUNSERVER_HIDE_WARNING": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_DEBUG", None)
+    return env
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the demo server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    pytest.fail(f"the demo server did not answer {url} in {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, checked before anything else starts (skip or fail if missing)."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        _unavailable("Playwright is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def demo_server(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo served by ``manage.py runserver`` on a free 127.0.0.1 port; its base URL."""
+    workdir = tmp_path_factory.mktemp("demo-server")
+    env = _demo_env(workdir / "demo.sqlite3")
+    manage = [sys.executable, str(ROOT / "demo" / "manage.py")]
+    for command in (["migrate", "--no-input"], ["createdemo"]):
+        done = subprocess.run(
+            [*manage, *command], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            pytest.fail(f"manage.py {command[0]} failed:\n{done.stdout}{done.stderr}")
+    port = _free_port()
+    log = workdir / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(process, f"{base}/accounts/login/", log)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, through Playwright."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """The gitignored folder where browser tests leave screenshots."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,102 @@
+"""The demo chat in a real browser: two users talk live, history survives a reload."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+TIMEOUT_MS = 20_000
+
+
+async def log_in(browser: Browser, base: str, username: str) -> Page:
+    """A new browser context (its own cookies) logged in through Django's login form."""
+    context = await browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    await page.goto(f"{base}/")
+    await page.fill("#id_username", username)
+    await page.fill("#id_password", f"{username}-demo-pw")
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/")
+    return page
+
+
+async def join(page: Page, base: str, room: str) -> None:
+    """Open a room from the room list (a {% url %} link) and wait for its history."""
+    await page.click(f'a[href="/rooms/{room}/"]')
+    await page.wait_for_url(f"{base}/rooms/{room}/")
+    await page.wait_for_selector('#chat[data-joined="true"]')
+
+
+async def say(page: Page, text: str) -> None:
+    """Type a message and press Enter."""
+    await page.fill("#text", text)
+    await page.press("#text", "Enter")
+
+
+# --8<-- [start:chat]
+async def test_two_users_chat_live(browser: Browser, demo_server: str, artifacts: Path) -> None:
+    """Alice and Bob see each other's messages without reloading; a reload shows history."""
+    from playwright.async_api import expect
+
+    alice = await log_in(browser, demo_server, "alice")
+    bob = await log_in(browser, demo_server, "bob")
+    await expect(alice.locator("#whoami")).to_have_text("alice")
+    await join(alice, demo_server, "lobby")
+    await join(bob, demo_server, "lobby")
+    # A page that reloads loses this flag: its survival proves the messages came live.
+    for page in (alice, bob):
+        await page.evaluate("window.stillTheSamePage = true")
+
+    tag = uuid.uuid4().hex[:8]
+    from_alice, from_bob = f"Hello Bob ({tag})", f"Hi Alice ({tag})"
+    await say(alice, from_alice)
+    await expect(bob.locator("#messages li", has_text=from_alice)).to_contain_text("alice")
+    await say(bob, from_bob)
+    await expect(alice.locator("#messages li", has_text=from_bob)).to_contain_text("bob")
+    await expect(alice.locator("#messages li", has_text=from_alice)).to_be_visible()
+    for page in (alice, bob):
+        assert await page.evaluate("window.stillTheSamePage") is True
+
+    await bob.reload()
+    await bob.wait_for_selector('#chat[data-joined="true"]')
+    assert await bob.evaluate("window.stillTheSamePage") is None
+    lines = bob.locator("#messages li")
+    await expect(lines.filter(has_text=tag)).to_have_count(2)
+    texts = await lines.filter(has_text=tag).locator(".text").all_inner_texts()
+    assert texts == [from_alice, from_bob]
+
+    await alice.screenshot(path=str(artifacts / "e2e-chat-alice.png"), full_page=True)
+    await bob.screenshot(path=str(artifacts / "e2e-chat-bob.png"), full_page=True)
+
+
+# --8<-- [end:chat]
+
+
+async def test_logout_in_another_tab_closes_the_chat(browser: Browser, demo_server: str) -> None:
+    """Logging out in one tab closes the websocket of the room open in another (4001)."""
+    from playwright.async_api import expect
+
+    room = await log_in(browser, demo_server, "alice")
+    await join(room, demo_server, "django")
+    other_tab = await room.context.new_page()
+    await other_tab.goto(f"{demo_server}/")
+    await other_tab.click("form.logout button")
+    await other_tab.wait_for_url(re.compile(r"/accounts/login/$"))
+    await expect(room.locator("#status")).to_contain_text("Disconnected (4001")
+
+
+async def test_anonymous_is_redirected_to_login(browser: Browser, demo_server: str) -> None:
+    """A browser without a session asking for a room lands on Django's login page."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{demo_server}/rooms/lobby/", timeout=TIMEOUT_MS)
+    await expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/rooms/lobby/$"))
+    await expect(page.locator("h1")).to_have_text("Log in")

@@ -1,0 +1,121 @@
+"""Running the serving project in a subprocess: a copy in tmp_path, a free port, stop by PID."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+__all__ = ("PROJECT", "Server", "copy_project", "eventually", "file_exists", "free_port", "running")
+
+PROJECT = Path(__file__).resolve().parent
+REPO = PROJECT.parent.parent
+READY_DEADLINE = 60.0  # a hang guard for a broken server, not a speed expectation
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def copy_project(tmp_path: Path) -> Path:
+    """A private copy of the serving project, safe to edit."""
+    target = tmp_path / "project-copy"
+    shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Poll ``condition`` until it holds; READY_DEADLINE only guards against a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_DEADLINE
+    while not await condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"still false after {READY_DEADLINE}s: {condition!r}")
+        await asyncio.sleep(0.05)
+
+
+def file_exists(path: Path) -> Callable[[], Awaitable[bool]]:
+    """A condition for ``eventually()``: ``path`` exists (checked off the event loop)."""
+    return lambda: asyncio.to_thread(path.exists)
+
+
+@dataclass
+class Server:
+    """A started subprocess and where its output goes."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def output(self) -> str:
+        """Everything it wrote so far (stdout and stderr together)."""
+        return self.log.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process group the server leads (its PID)."""
+        os.killpg(self.process.pid, signum)
+
+    def wait(self, timeout: float = READY_DEADLINE) -> int:
+        """Its exit status, after it exits by itself."""
+        return self.process.wait(timeout)
+
+    async def get(self, url: str) -> tuple[int, str]:
+        """Status and text of a GET, once the server answers (polling until it does)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_DEADLINE
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(url) as response:
+                        return response.status, await response.text()
+                except aiohttp.ClientConnectionError:
+                    if self.process.poll() is not None or loop.time() > deadline:
+                        raise AssertionError(
+                            f"server did not answer {url}:\n{self.output}"
+                        ) from None
+                    await asyncio.sleep(0.1)
+
+
+@contextmanager
+def running(
+    args: Sequence[str], cwd: Path, tmp_path: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Start ``python args`` in its own process group; kill the group by PID if still alive."""
+    log = tmp_path / "server.log"
+    environ = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(cwd), str(REPO)]),
+        "HOME": str(tmp_path),  # gunicorn's control socket and the like stay in tmp_path
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        **(env or {}),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=cwd,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield Server(process, log)
+    finally:
+        # Also reaps what the leader started (the reloader's child, gunicorn's workers).
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
