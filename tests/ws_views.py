@@ -158,7 +158,7 @@ def ws_link_template(request: HttpRequest) -> HttpResponse:
 # --8<-- [start:token]
 def token_for(user: AbstractBaseUser) -> str:
     """A test token: the user's pk and an HMAC of it."""
-    return f"{user.pk}-{salted_hmac('tests.token', str(user.pk)).hexdigest()}"
+    return f"{user.pk}-{salted_hmac('tests.token', str(user.pk), algorithm='sha256').hexdigest()}"
 
 
 async def token_user(request: web.Request) -> AbstractBaseUser | None:
