@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -202,3 +203,34 @@ async def test_client_disconnect_mid_upload_does_not_crash(aio_client: Client) -
     response = await aio_client.get("/django/")
     assert response.status == 200
     assert await reader.read() == b""
+
+
+def _broken_stream(environ: dict[str, Any], start_response: Any) -> Any:
+    """A WSGI app whose streamed body fails after its first chunk."""
+    if environ["PATH_INFO"] == "/no-start/":
+        return [b"never started"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+
+    def body() -> Any:
+        yield b"first\n"
+        raise RuntimeError("stream broke")
+
+    return body()
+
+
+async def test_broken_wsgi_apps_do_not_crash_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    """A body that fails mid-stream cuts that response; no start_response is a 500; both logged."""
+    from aiodjango import get_aio_application
+
+    async with serve(get_aio_application(_broken_stream)) as client:
+        response = await client.get("/stream/")
+        assert await response.content.readline() == b"first\n"
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+        no_start = await client.get("/no-start/")
+        assert no_start.status == 500
+        again = await client.get("/stream/")
+        assert await again.content.readline() == b"first\n"
+        again.close()
+    assert "stream broke" in caplog.text
+    assert "did not call start_response" in caplog.text
