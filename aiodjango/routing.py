@@ -22,7 +22,7 @@ from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePatter
 from django.utils.encoding import repercent_broken_unicode
 from yarl import URL
 
-from .discovery import Endpoint
+from .discovery import Endpoint, literal_prefix
 
 if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not export
     from aiohttp.web_urldispatcher import _InfoDict
@@ -69,6 +69,14 @@ class Router:
             key: tuple(sorted(_with_ancestors(key, own), key=lambda e: e.index)) for key in own
         }
         self._unkeyed: Final = _runs(unkeyed)
+        # Paths that are an endpoint's whole literal route resolve the same way every time:
+        # resolve them once here and answer them with one dict lookup per request.
+        self._static: Final[dict[str, Match]] = {}
+        for endpoint in endpoints:
+            if _is_literal(endpoint) and endpoint.prefix not in self._static:
+                found = self._match(endpoint.prefix)
+                if found is not None and found[0] is endpoint:
+                    self._static[endpoint.prefix] = found
 
     def _keyed_candidates(self, path: str) -> tuple[Endpoint, ...]:
         slash = path.rfind("/")
@@ -81,6 +89,13 @@ class Router:
 
     def match(self, path: str) -> Match | None:
         """Resolve ``path`` (without its leading ``/``) to an endpoint and its view arguments."""
+        static = self._static.get(path)
+        if static is not None:
+            endpoint, args, kwargs = static
+            return endpoint, args, dict(kwargs)  # a view may change its kwargs
+        return self._match(path)
+
+    def _match(self, path: str) -> Match | None:
         unkeyed = _first_in_runs(self._unkeyed, path) if self._unkeyed else None
         limit = unkeyed[0].index if unkeyed is not None else len(self.endpoints)
         for endpoint in self._keyed_candidates(path):
@@ -91,6 +106,11 @@ class Router:
                 if found is not None:
                     return endpoint, found[0], found[1]
         return unkeyed
+
+
+def _is_literal(endpoint: Endpoint) -> bool:
+    patterns = (*(level.pattern for level in endpoint.levels), endpoint.urlpattern.pattern)
+    return all(literal_prefix(pattern)[1] for pattern in patterns)
 
 
 def _with_ancestors(key: str, own: dict[str, list[Endpoint]]) -> list[Endpoint]:
@@ -245,7 +265,10 @@ class DjangoMatchInfo(web.UrlMappingMatchInfo):
 
     def __init__(self, match: Match, route: web.AbstractRoute) -> None:
         endpoint, args, kwargs = match
-        super().__init__({k: v if isinstance(v, str) else str(v) for k, v in kwargs.items()}, route)
+        strings = (
+            {k: v if isinstance(v, str) else str(v) for k, v in kwargs.items()} if kwargs else {}
+        )
+        super().__init__(strings, route)
         self.endpoint: Final = endpoint
         self.args: Final = args
         self.kwargs: Final = kwargs

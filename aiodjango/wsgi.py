@@ -69,7 +69,7 @@ def environ_for(
     environ: Environ = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"),
+        "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1") if "%" in raw_path else raw_path,
         "RAW_URI": request.raw_path,
         "REQUEST_URI": request.raw_path,
         "QUERY_STRING": request.rel_url.raw_query_string,
@@ -84,7 +84,7 @@ def environ_for(
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "https" if request.secure else "http",
         "wsgi.input": body,
-        "wsgi.errors": _ErrorStream(),
+        "wsgi.errors": _ERRORS,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
@@ -92,12 +92,15 @@ def environ_for(
         "asyncio.executor": executor,
         "aiohttp.request": request,
     }
-    for name in request.headers:
+    for name, value in request.headers.items():
         key = name.upper().replace("-", "_")
         if key in ("CONTENT_LENGTH", "CONTENT_TYPE") or is_hop_by_hop(name):
             continue
-        separator = "; " if key == "COOKIE" else ","
-        environ["HTTP_" + key] = separator.join(request.headers.getall(name))
+        key = "HTTP_" + key
+        if key in environ:  # a repeated header: joined in order
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+        else:
+            environ[key] = value
     return environ
 
 
@@ -114,6 +117,9 @@ class _ErrorStream:
 
     def flush(self) -> None:
         pass
+
+
+_ERRORS: Final = _ErrorStream()
 
 
 def django_request(request: web.BaseRequest) -> WSGIRequest:
@@ -183,6 +189,10 @@ class WSGIBridge(WSGIHandler):
         limit = self._max_request_body_size
         if request.content_length is not None and request.content_length > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+        if not request.can_read_body:  # most GETs: no spooled file, no read loop
+            return await self._respond(
+                request, environ_for(request, BytesIO(), 0, executor=self.pool)
+            )
         with self._body_io() as body:
             length = 0
             while block := await request.content.readany():

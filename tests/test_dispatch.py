@@ -121,3 +121,20 @@ async def test_converted_values_in_match_info(aio_client: Client) -> None:
     body = await (await aio_client.get("/items/42/")).json()
     assert body["match_info"] == {"pk": "42"}
     assert body["kwargs"] == {"pk": 42}
+
+
+async def test_allowed_hosts_change_takes_effect(settings: Any) -> None:
+    """A changed ALLOWED_HOSTS applies to the next request (the host verdict cache is reset)."""
+    async with serve(get_aio_application()) as client:
+        headers = {"Host": "new.example"}
+        assert (await client.get("/hello/", headers=headers)).status == 400
+        settings.ALLOWED_HOSTS = ["new.example"]
+        assert (await client.get("/hello/", headers=headers)).status == 200
+        settings.ALLOWED_HOSTS = ["127.0.0.1"]
+        assert (await client.get("/hello/", headers=headers)).status == 400
+
+
+async def test_view_changing_its_kwargs_does_not_leak(aio_client: Client) -> None:
+    """A view that changes match_info.kwargs on a literal path leaves the next request alone."""
+    assert await (await aio_client.get("/mutating/")).text() == "fixed"
+    assert await (await aio_client.get("/mutating/")).text() == "fixed"

@@ -72,6 +72,7 @@ urlpatterns = [
     path("echo-body/", views.echo_body, name="echo-body"),
     path("url-for/", views.url_for_view, name="url-for"),
     path("not-found/", views.not_found),
+    path("mutating/", views.mutating, {"fixed": 1}),
     path("template-urls/", views.template_urls),
     re_path(r"^any/(?P<a>x|y)/(?P<b>.*)$", views.aio_args, name="alternation"),
     path("<even:n>/even/", views.aio_args, name="even"),

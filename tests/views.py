@@ -184,3 +184,12 @@ def template_urls(request: HttpRequest) -> HttpResponse:
         "|{% url 'api:inner:deep' key='0b9e2c4a-1f6d-4c1e-9d43-3a6f0e7c8b21' %}"
     )
     return HttpResponse(template.render({}, request))
+
+
+@async_view
+async def mutating(request: web.Request) -> web.Response:
+    """Reports its kwargs, then changes them (the next request must not see the change)."""
+    kwargs = request.match_info.kwargs  # type: ignore[attr-defined]
+    seen = sorted(kwargs)
+    kwargs["added"] = True
+    return web.Response(text=",".join(seen))
