@@ -1,0 +1,1 @@
+"""aiodjango's benchmarks: the full app side by side with what users would pick instead."""

@@ -1,0 +1,1 @@
+"""The Django project every benchmarked server serves (aiodjango, aiohttp-wsgi, uvicorn, ...)."""
