@@ -31,6 +31,7 @@ __all__ = (
     "discover",
     "is_ambiguous",
     "literal_prefix",
+    "regex_tokens",
 )
 
 _REGEX_META = frozenset(".^$*+?{}[]\\|()")
@@ -101,24 +102,37 @@ def _regex_literal_prefix(regex: str) -> tuple[str, bool]:
     return "".join(out), i == len(regex)
 
 
-def _has_top_level_alternation(regex: str) -> bool:
-    depth, i, in_class = 0, 0, False
+def regex_tokens(regex: str) -> Iterator[tuple[int, str, bool]]:
+    """``(position, token, inside a [class])`` for each token of ``regex``.
+
+    An escape (``\\d``, ``\\(``) is one token; a ``]`` just after ``[`` or ``[^`` is a
+    literal, as ``re`` reads it. Enough to find groups and alternations, not a full parser.
+    """
+    i, in_class, class_body = 0, False, 0
     while i < len(regex):
-        char = regex[i]
-        if char == "\\":
-            i += 2
-            continue
+        token = regex[i : i + 2] if regex[i] == "\\" else regex[i]
         if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
+            in_class = token != "]" or i == class_body
+            yield i, token, True
+        else:
+            if token == "[":
+                in_class = True
+                class_body = i + (2 if regex[i + 1 : i + 2] == "^" else 1)
+            yield i, token, False
+        i += len(token)
+
+
+def _has_top_level_alternation(regex: str) -> bool:
+    depth = 0
+    for _, token, in_class in regex_tokens(regex):
+        if in_class:
+            continue
+        if token == "(":
             depth += 1
-        elif char == ")":
+        elif token == ")":
             depth -= 1
-        elif char == "|" and depth == 0:
+        elif token == "|" and depth == 0:
             return True
-        i += 1
     return False
 
 

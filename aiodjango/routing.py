@@ -22,7 +22,7 @@ from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePatter
 from django.utils.encoding import repercent_broken_unicode
 from yarl import URL
 
-from .discovery import Endpoint, literal_prefix
+from .discovery import Endpoint, literal_prefix, regex_tokens
 
 if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not export
     from aiohttp.web_urldispatcher import _InfoDict
@@ -189,46 +189,25 @@ def _prefilter(endpoint: Endpoint) -> str | None:
 def _uncapture(regex: str) -> str | None:
     """``regex`` with every group made non-capturing; None if it relies on group numbers."""
     out: list[str] = []
-    i, in_class = 0, False
-    while i < len(regex):
-        char = regex[i]
-        if char == "\\":
-            if regex[i + 1 : i + 2].isdigit():
-                return None  # backreference
-            out.append(regex[i : i + 2])
-            i += 2
+    skip_to = 0
+    for i, token, in_class in regex_tokens(regex):
+        if i < skip_to:
             continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if regex[i + 1 : i + 2] == "^":
-                out.append("[^")
-                i += 2
-            else:
-                i += 1
-                out.append("[")
-            if regex[i : i + 1] == "]":
-                out.append("]")
-                i += 1
-            continue
-        elif char == "(":
-            if regex.startswith("(?P<", i):
-                end = regex.index(">", i)
-                out.append("(?:")
-                i = end + 1
-                continue
-            if regex.startswith("(?P=", i) or (
-                regex.startswith("(?", i) and regex[i + 2 : i + 3] not in (":", "=", "!", "<")
-            ):
-                return None  # named backreference or inline flags
-            if not regex.startswith("(?", i):
-                out.append("(?:")
-                i += 1
-                continue
-        out.append(char)
-        i += 1
+        if token[0] == "\\" and token[1:].isdigit():
+            return None  # backreference
+        if in_class or token != "(":
+            out.append(token)
+        elif regex.startswith("(?P<", i):
+            out.append("(?:")
+            skip_to = regex.index(">", i) + 1
+        elif regex.startswith("(?P=", i) or regex[i + 1 : i + 3] in _FLAG_STARTS:
+            return None  # named backreference or inline flags
+        else:
+            out.append("(" if regex.startswith("(?", i) else "(?:")
     return "".join(out)
+
+
+_FLAG_STARTS: Final = frozenset(f"?{flag}" for flag in "aiLmsux-")
 
 
 def _match_endpoint(endpoint: Endpoint, path: str) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
