@@ -16,7 +16,13 @@ from django.test import override_settings
 
 from aiodjango.application import BRIDGE_KEY
 from aiodjango.management.commands.runserver import Command
-from tests.serving.harness import copy_project, eventually, file_exists, free_port, running
+from tests.serving.harness import (
+    copy_project,
+    eventually,
+    free_port,
+    running,
+    slow_request,
+)
 
 
 async def test_runserver_serves_and_reloads(tmp_path: Path) -> None:
@@ -76,9 +82,7 @@ async def test_aiodjango_application_setting(tmp_path: Path) -> None:
         assert (await server.get(f"{base}/static/project/missing.css"))[0] == 404
         assert (await server.get(f"{base}/static/../project/settings.py"))[0] == 404
         async with aiohttp.ClientSession() as session:
-            started = tmp_path / "started"
-            slow = asyncio.ensure_future(session.get(f"{base}/slow/?s=1&started={started}"))
-            await eventually(file_exists(started))
+            slow = await slow_request(session, base, tmp_path, 1)
             server.signal(signal.SIGINT)
             async with await slow as response:
                 assert await response.text() == "slept 1.0"

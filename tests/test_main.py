@@ -9,7 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.serving.harness import copy_project, eventually, file_exists, free_port, running
+from tests.serving.harness import (
+    copy_project,
+    eventually,
+    file_exists,
+    free_port,
+    running,
+    slow_request,
+)
 
 
 async def _wait_for(path: Path) -> None:
@@ -31,9 +38,7 @@ async def test_serves_then_drains_on_signal(tmp_path: Path, signum: int) -> None
             async with session.ws_connect(f"{base}/ws/") as ws:
                 await ws.send_str("ping")
                 assert (await ws.receive_str()) == "ping"
-                started = tmp_path / "slow-started"
-                slow = asyncio.ensure_future(session.get(f"{base}/slow/?s=2&started={started}"))
-                await eventually(file_exists(started))
+                slow = await slow_request(session, base, tmp_path, 2)
                 server.signal(signum)
                 closing = await ws.receive()
                 assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
@@ -56,9 +61,7 @@ async def test_new_connections_refused_after_signal(tmp_path: Path) -> None:
     ) as server:
         assert (await server.get(f"{base}/sync/"))[0] == 200
         async with aiohttp.ClientSession() as session:
-            started = tmp_path / "slow-started"
-            slow = asyncio.ensure_future(session.get(f"{base}/slow/?s=3&started={started}"))
-            await eventually(file_exists(started))
+            slow = await slow_request(session, base, tmp_path, 3)
             server.signal(signal.SIGTERM)
             while True:  # the shutdown starts soon after the signal; then connecting fails
                 try:
@@ -84,9 +87,7 @@ async def test_shutdown_timeout_cuts_slow_requests(tmp_path: Path) -> None:
     with running(args, cwd, tmp_path, env) as server:
         assert (await server.get(f"{base}/sync/"))[0] == 200
         async with aiohttp.ClientSession() as session:
-            started = tmp_path / "slow-started"
-            slow = asyncio.ensure_future(session.get(f"{base}/slow/?s=600&started={started}"))
-            await eventually(file_exists(started))
+            slow = await slow_request(session, base, tmp_path, 600)
             server.signal(signal.SIGTERM)
             with pytest.raises(aiohttp.ClientError):
                 async with await slow as response:

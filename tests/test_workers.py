@@ -9,7 +9,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.serving.harness import copy_project, eventually, file_exists, free_port, running
+from tests.serving.harness import (
+    copy_project,
+    eventually,
+    free_port,
+    running,
+    slow_request,
+)
 
 pytest.importorskip("gunicorn")
 
@@ -48,9 +54,7 @@ async def test_two_workers_serve_and_drain_on_sigterm(tmp_path: Path) -> None:
             for number, ws in enumerate(sockets):
                 await ws.send_str(f"hello {number}")
                 assert await ws.receive_str() == f"hello {number}"
-            started = tmp_path / "slow-started"
-            slow = asyncio.ensure_future(session.get(f"{base}/slow/?s=2&started={started}"))
-            await eventually(file_exists(started))
+            slow = await slow_request(session, base, tmp_path, 2)
             server.signal(signal.SIGTERM)
             for ws in sockets:
                 message = await ws.receive()

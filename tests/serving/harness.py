@@ -16,7 +16,16 @@ from pathlib import Path
 
 import aiohttp
 
-__all__ = ("PROJECT", "Server", "copy_project", "eventually", "file_exists", "free_port", "running")
+__all__ = (
+    "PROJECT",
+    "Server",
+    "copy_project",
+    "eventually",
+    "file_exists",
+    "free_port",
+    "running",
+    "slow_request",
+)
 
 PROJECT = Path(__file__).resolve().parent
 REPO = PROJECT.parent.parent
@@ -45,6 +54,16 @@ async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"still false after {READY_DEADLINE}s: {condition!r}")
         await asyncio.sleep(0.05)
+
+
+async def slow_request(
+    session: aiohttp.ClientSession, base: str, tmp_path: Path, seconds: float
+) -> asyncio.Future[aiohttp.ClientResponse]:
+    """Start ``/slow/?s=seconds`` and return it once the Django view is running."""
+    started = tmp_path / f"slow-started-{seconds}"
+    slow = asyncio.ensure_future(session.get(f"{base}/slow/?s={seconds}&started={started}"))
+    await eventually(file_exists(started))
+    return slow
 
 
 def file_exists(path: Path) -> Callable[[], Awaitable[bool]]:
