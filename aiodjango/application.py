@@ -67,7 +67,8 @@ def get_aio_application(
     registry.freeze()
 
     max_body = conf.MAX_BODY_SIZE
-    app = web.Application(client_max_size=max_body or 2**63, **app_kwargs)
+    unlimited = 2**63  # AIODJANGO_MAX_BODY_SIZE = None
+    app = web.Application(client_max_size=unlimited if max_body is None else max_body, **app_kwargs)
     bridge = WSGIBridge(
         # Django's stubs type WSGIHandler as returning HttpResponseBase, a WSGI iterable.
         cast(WSGIApplication, wsgi_app or get_wsgi_application()),

@@ -108,6 +108,8 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
         length = request.content_length
         if max_body_size is not None and length is not None and length > max_body_size:
             raise web.HTTPRequestEntityTooLarge(max_size=max_body_size, actual_size=length)
+        if max_body_size == 0 and request.body_exists:  # aiohttp reads 0 as "no limit"
+            raise web.HTTPRequestEntityTooLarge(max_size=0, actual_size=length or 1)
         try:
             if view_def.websocket:
                 return await serve_websocket(view_def, request)

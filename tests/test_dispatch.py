@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -138,3 +139,20 @@ async def test_view_changing_its_kwargs_does_not_leak(aio_client: Client) -> Non
     """A view that changes match_info.kwargs on a literal path leaves the next request alone."""
     assert await (await aio_client.get("/mutating/")).text() == "fixed"
     assert await (await aio_client.get("/mutating/")).text() == "fixed"
+
+
+async def test_zero_body_limit_refuses_any_body(settings: Any) -> None:
+    """AIODJANGO_MAX_BODY_SIZE = 0 refuses every body; None lifts the limit."""
+    settings.AIODJANGO_MAX_BODY_SIZE = 0
+    async with serve(get_aio_application()) as client:
+        assert (await client.post("/echo-body/", data=b"x")).status == 413
+
+        async def chunked() -> Any:
+            yield b"x"
+
+        assert (await client.post("/echo-body/", data=chunked())).status == 413
+        assert (await (await client.post("/echo-body/", data=b"")).text()) == "0"
+    settings.AIODJANGO_MAX_BODY_SIZE = None
+    async with serve(get_aio_application()) as client:
+        big = await client.post("/echo-body/", data=io.BytesIO(b"x" * 3_000_000))
+        assert (big.status, await big.text()) == (200, "3000000")
