@@ -19,7 +19,7 @@ from aiodjango.management.commands.runserver import Command
 from tests.serving.harness import (
     copy_project,
     eventually,
-    free_port,
+    new_project,
     running,
     slow_request,
 )
@@ -27,9 +27,7 @@ from tests.serving.harness import (
 
 async def test_runserver_serves_and_reloads(tmp_path: Path) -> None:
     """Sync page, async page and a static file; editing the views file reloads the server."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     args = ["-W", "error::DeprecationWarning", "manage.py", "runserver", f"127.0.0.1:{port}"]
     with running(args, cwd, tmp_path) as server:
         assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
@@ -68,9 +66,7 @@ async def test_runserver_serves_and_reloads(tmp_path: Path) -> None:
 async def test_aiodjango_application_setting(tmp_path: Path) -> None:
     """AIODJANGO_APPLICATION is served, static files come through the finders, and SIGINT
     with --noreload drains a slow request and exits 0."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     args = ["manage.py", "runserver", "--noreload", str(port)]
     with running(args, cwd, tmp_path, {"SERVING_APPLICATION": "1"}) as server:
         assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
@@ -91,9 +87,7 @@ async def test_aiodjango_application_setting(tmp_path: Path) -> None:
 
 async def test_nostatic(tmp_path: Path) -> None:
     """--nostatic leaves STATIC_URL to Django, which has no such URL."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     args = ["manage.py", "runserver", "--noreload", "--nostatic", f"127.0.0.1:{port}"]
     with running(args, cwd, tmp_path) as server:
         assert (await server.get(f"{base}/static/project/hello.css"))[0] == 404

@@ -13,7 +13,7 @@ from tests.serving.harness import (
     copy_project,
     eventually,
     file_exists,
-    free_port,
+    new_project,
     running,
     slow_request,
 )
@@ -27,9 +27,7 @@ async def _wait_for(path: Path) -> None:
 async def test_serves_then_drains_on_signal(tmp_path: Path, signum: int) -> None:
     """Sync, async and websocket routes work; a signal closes sockets with 1001, lets a slow
     Django request finish, and the process exits 0."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     args = ["-W", "error::DeprecationWarning", "-m", "aiodjango", "project.wsgi:app"]
     with running([*args, "--port", str(port)], cwd, tmp_path) as server:
         assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
@@ -54,9 +52,7 @@ async def test_serves_then_drains_on_signal(tmp_path: Path, signum: int) -> None
 
 async def test_new_connections_refused_after_signal(tmp_path: Path) -> None:
     """While a request drains, the listening socket is already closed."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     with running(
         ["-m", "aiodjango", "project.wsgi:app", "--port", str(port)], cwd, tmp_path
     ) as server:
@@ -80,9 +76,7 @@ async def test_new_connections_refused_after_signal(tmp_path: Path) -> None:
 
 async def test_shutdown_timeout_cuts_slow_requests(tmp_path: Path) -> None:
     """A Django view outliving AIODJANGO_SHUTDOWN_TIMEOUT is abandoned and the exit is still 0."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     env = {"SERVING_SHUTDOWN_TIMEOUT": "0.5"}
     args = ["-m", "aiodjango", "project.wsgi:app", "--port", str(port)]
     with running(args, cwd, tmp_path, env) as server:

@@ -13,6 +13,7 @@ from tests.serving.harness import (
     copy_project,
     eventually,
     free_port,
+    new_project,
     running,
     slow_request,
 )
@@ -43,9 +44,7 @@ def _gunicorn(target: str, port: int, *extra: str) -> list[str]:
 async def test_two_workers_serve_and_drain_on_sigterm(tmp_path: Path) -> None:
     """Under -W error::DeprecationWarning, 2 workers serve sync, async and websocket routes; on
     SIGTERM open websockets get 1001, a slow Django request finishes and the master exits 0."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     with running(_gunicorn("project.wsgi:app", port), cwd, tmp_path) as server:
         assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
         assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
@@ -74,9 +73,7 @@ async def test_two_workers_serve_and_drain_on_sigterm(tmp_path: Path) -> None:
 
 async def test_wsgi_target_is_wrapped(tmp_path: Path) -> None:
     """Pointing gunicorn at Django's WSGI ``application`` serves the combined app too."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     with running(_gunicorn("project.wsgi:application", port), cwd, tmp_path) as server:
         assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
         assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
@@ -86,9 +83,7 @@ async def test_wsgi_target_is_wrapped(tmp_path: Path) -> None:
 
 async def test_async_factory_target(tmp_path: Path) -> None:
     """An async factory (aiohttp's convention) is awaited in each worker."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     with running(_gunicorn("project.wsgi:app_factory", port), cwd, tmp_path) as server:
         assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
         server.signal(signal.SIGTERM)
@@ -112,9 +107,7 @@ async def test_bad_target_stops_gunicorn(tmp_path: Path, target: str, message: s
 
 async def test_max_requests_restarts_worker_gracefully(tmp_path: Path) -> None:
     """--max-requests: a worker past its quota drains and exits; gunicorn starts another."""
-    cwd = copy_project(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    cwd, port, base = new_project(tmp_path)
     args = [*_gunicorn("project.wsgi:app", port), "--max-requests", "2"]
     args[args.index("--workers") + 1] = "1"
     with running(args, cwd, tmp_path) as server:

@@ -23,6 +23,7 @@ __all__ = (
     "eventually",
     "file_exists",
     "free_port",
+    "new_project",
     "running",
     "slow_request",
 )
@@ -44,6 +45,12 @@ def copy_project(tmp_path: Path) -> Path:
     target = tmp_path / "project-copy"
     shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+def new_project(tmp_path: Path) -> tuple[Path, int, str]:
+    """A private copy of the project, a free port and the base URL it will be served at."""
+    port = free_port()
+    return copy_project(tmp_path), port, f"http://127.0.0.1:{port}"
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
