@@ -12,7 +12,6 @@ from contextlib import suppress
 from typing import Any, Final, cast
 
 from aiohttp import web
-from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
@@ -21,6 +20,7 @@ from .discovery import Endpoint, discover
 from .dispatch import wrap_view
 from .registry import AsyncViewRegistry, default_registry
 from .routing import DjangoResource, NamedViewResource, Router
+from .static import serve_static_setting, static_middleware
 from .websocket import track_websockets
 from .wsgi import WSGIApplication, WSGIBridge
 
@@ -37,6 +37,7 @@ def get_aio_application(
     urlconf: str | None = None,
     autodiscover: bool = True,
     include_static: bool = False,
+    wsgi_threads: int | None = None,
     wsgi: WSGIApplication | WSGIHandler | None = None,
     **app_kwargs: Any,
 ) -> web.Application:
@@ -49,7 +50,8 @@ def get_aio_application(
         urlconf: the URLconf module to walk; ``ROOT_URLCONF`` when omitted.
         autodiscover: find coroutine views in the URLconf (``AIODJANGO_DISCOVERY`` says which);
             when False only ``@async_view`` views are served by aiohttp.
-        include_static: also serve ``STATIC_ROOT`` at ``STATIC_URL`` with aiohttp (0.2 API).
+        include_static: serve ``STATIC_ROOT`` at ``STATIC_URL`` (as ``AIODJANGO_SERVE_STATIC``).
+        wsgi_threads: threads running Django views; ``AIODJANGO_WSGI_THREADS`` when omitted.
         wsgi: the 0.2 name of ``wsgi_app``; deprecated.
         app_kwargs: passed on to ``aiohttp.web.Application`` (e.g. ``middlewares``).
     """
@@ -72,19 +74,15 @@ def get_aio_application(
     bridge = WSGIBridge(
         # Django's stubs type WSGIHandler as returning HttpResponseBase, a WSGI iterable.
         cast(WSGIApplication, wsgi_app or get_wsgi_application()),
-        threads=conf.WSGI_THREADS,
+        threads=conf.WSGI_THREADS if wsgi_threads is None else wsgi_threads,
         max_request_body_size=conf.WSGI_MAX_BODY_SIZE,
     )
     app[BRIDGE_KEY] = bridge
     app[ENDPOINTS_KEY] = endpoints
     track_websockets(app)  # on_shutdown closes open websockets with 1001
 
-    if include_static:
-        from django.conf import settings
-
-        if not settings.STATIC_URL or not settings.STATIC_ROOT:
-            raise ImproperlyConfigured("include_static=True needs STATIC_URL and STATIC_ROOT.")
-        app.router.add_static(settings.STATIC_URL, settings.STATIC_ROOT, name="static")
+    if include_static or serve_static_setting():  # STATIC_ROOT, cache headers: static.py
+        app.middlewares.append(static_middleware())
     handlers = {
         endpoint.index: wrap_view(endpoint.view_def, max_body_size=max_body)
         for endpoint in endpoints

@@ -197,3 +197,6 @@ def register_all() -> None:
         checks.register(check, "aiodjango")
     for check in (check_registry, check_discovery):
         checks.register(check, "aiodjango", checks.Tags.urls)
+    from .static import check_static_files  # W010, W011: static files in production
+
+    checks.register(check_static_files, "aiodjango", checks.Tags.staticfiles)

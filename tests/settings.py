@@ -51,5 +51,6 @@ TEMPLATES = [
     }
 ]
 STATIC_URL = "/static/"
+AIODJANGO_SERVE_STATIC = False  # no static files to serve; W010 would say so (docs/checks.md)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/accounts/login/"
