@@ -24,10 +24,9 @@ from .static import serve_static_setting, static_middleware
 from .websocket import track_websockets
 from .wsgi import WSGIApplication, WSGIBridge
 
-__all__ = ("BRIDGE_KEY", "ENDPOINTS_KEY", "get_aio_application")
+__all__ = ("BRIDGE_KEY", "get_aio_application")
 
 BRIDGE_KEY: Final = web.AppKey("aiodjango_bridge", WSGIBridge)
-ENDPOINTS_KEY: Final = web.AppKey("aiodjango_endpoints", list[Endpoint])
 
 
 def get_aio_application(
@@ -78,7 +77,6 @@ def get_aio_application(
         max_request_body_size=conf.WSGI_MAX_BODY_SIZE,
     )
     app[BRIDGE_KEY] = bridge
-    app[ENDPOINTS_KEY] = endpoints
     track_websockets(app)  # on_shutdown closes open websockets with 1001
 
     if include_static or serve_static_setting():  # STATIC_ROOT, cache headers: static.py

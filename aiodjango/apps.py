@@ -1,19 +1,29 @@
-"""The Django app config: registers aiodjango's system checks."""
+"""The Django app config: registers aiodjango's system checks and its signal receivers."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_out
+from django.core.signals import setting_changed
+
+from . import checks
+from .interop import forget_hosts
+from .websocket import on_user_logged_out
 
 __all__ = ("AiodjangoConfig",)
 
 
 class AiodjangoConfig(AppConfig):
-    """Adds the ``aiodjango.*`` system checks and the ``runserver`` override."""
+    """Adds the ``aiodjango.*`` system checks, the ``runserver`` override and two receivers.
+
+    The receivers are connected here, once per process: ``setting_changed`` empties the host
+    verdict cache, ``user_logged_out`` closes the user's websockets.
+    """
 
     name = "aiodjango"
     verbose_name = "aiodjango"
 
     def ready(self) -> None:
-        from . import checks
-
         checks.register_all()
+        setting_changed.connect(forget_hosts, dispatch_uid="aiodjango.interop.forget_hosts")
+        user_logged_out.connect(on_user_logged_out, dispatch_uid="aiodjango.websocket.logout")

@@ -13,7 +13,6 @@ import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from importlib import import_module
-from io import BytesIO
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
 from urllib.parse import urlsplit
 
@@ -26,8 +25,8 @@ from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
 from .conf import conf
+from .interop import CLOSE_POLICY_VIOLATION, django_request, django_response
 from .registry import MARK, get_view_def
-from .wsgi import django_request, environ_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = (
     "LOGIN_MARK",
-    "ON_USER_KEY",
     "USER_KEY",
     "LoginRequirement",
     "cached_user",
@@ -51,9 +49,6 @@ __all__ = (
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 USER_KEY: Final[web.RequestKey[User]] = web.RequestKey("aiodjango_user")
-# Set by the websocket layer on an upgraded request: told the user once it is known, so that
-# logout can find the user's sockets.
-ON_USER_KEY: Final[web.RequestKey[Callable[[User], None]]] = web.RequestKey("aiodjango_on_user")
 LOGIN_MARK: Final = "__aiodjango_login_required__"
 _FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -72,9 +67,6 @@ async def get_user(request: web.Request | HttpRequest) -> User:
     if user is None:
         user = await _authenticate(request)
         request[USER_KEY] = user
-        on_user = request.get(ON_USER_KEY)
-        if on_user is not None:
-            on_user(user)
     return user
 
 
@@ -192,7 +184,7 @@ def login_required(
             if not (await get_user(request)).is_authenticated:
                 if args and isinstance(args[0], web.WebSocketResponse):
                     # Normally refused before the upgrade; this covers a direct call.
-                    await args[0].close(code=1008, message=b"Login required")
+                    await args[0].close(code=CLOSE_POLICY_VIOLATION, message=b"Login required")
                     return None
                 return _redirect_to_login(request, requirement)
             return await view(request, *args, **kwargs)
@@ -232,18 +224,18 @@ async def csrf_rejection(request: web.Request) -> web.StreamResponse | None:
 
     ``CsrfViewMiddleware`` itself judges a Django view of the request (Origin, Referer, token
     from the ``X-CSRFToken`` header or the form field against the cookie or session). The body
-    is read only for a form POST without the header; aiohttp keeps it for the handler.
+    is read only for a form POST without the header; aiohttp keeps it for the handler. The
+    Django request judged is the request's own (``django_request()``), built here with the body
+    when the token may be in it.
     """
-    from .dispatch import django_response
-
-    body = b""
+    body = None
     if (
         request.method == "POST"
         and _csrf_header() not in request.headers
         and request.content_type in _FORM_TYPES
     ):
         body = await request.read()
-    django = WSGIRequest(environ_for(request, BytesIO(body), len(body)))
+    django = django_request(request, body)
     response = await sync_to_async(_csrf_verdict, thread_sensitive=False)(django)
     return None if response is None else django_response(response)
 

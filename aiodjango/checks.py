@@ -5,6 +5,7 @@ Every ID is listed in docs/checks.md. ``register_all()`` runs from ``AppConfig.r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,9 +13,12 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import get_resolver
 
 from .conf import conf
-from .registry import AsyncViewRegistry
+from .discovery import Endpoint, discover, is_ambiguous
+from .registry import AsyncViewRegistry, default_registry
+from .static import check_static_files
 
 __all__ = (
     "check_app_order",
@@ -23,6 +27,7 @@ __all__ = (
     "check_settings",
     "register_all",
     "setting_names",
+    "urlconf_endpoints",
 )
 
 Messages = list[checks.CheckMessage]
@@ -71,33 +76,43 @@ def check_app_order(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> M
     ]
 
 
-def _endpoints_or_error() -> tuple[list[Any], Messages]:
-    from .discovery import discover
-    from .registry import default_registry
-
-    try:
-        mode = conf.DISCOVERY
-    except ImproperlyConfigured:
-        mode = "annotated"
-    try:
-        return discover(mode=mode, registry=default_registry), []
-    except ImproperlyConfigured:
-        return [], []  # a registered pattern does not compile; check_registry reports E001
+def _mode() -> str:
+    return conf.DISCOVERY if _valid_discovery() else "annotated"
 
 
-def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
+# The last URLconf walk: (resolver, mode) -> its endpoints. The checks of one ``manage.py
+# check`` run share it, so the URLconf is walked once; a changed ROOT_URLCONF gives Django a
+# new resolver, hence a new walk.
+_walks: dict[tuple[int, str], tuple[object, list[Endpoint]]] = {}
+
+
+def urlconf_endpoints() -> list[Endpoint]:
+    """The URLconf's endpoints (``discover()`` without a registry), walked once per URLconf."""
+    resolver, mode = get_resolver(), _mode()
+    key = (id(resolver), mode)
+    found = _walks.get(key)
+    if found is None or found[0] is not resolver:
+        try:
+            endpoints = discover(mode=mode)
+        except ImproperlyConfigured:  # a pattern does not compile: E001 and Django say so
+            endpoints = []
+        _walks.clear()
+        found = _walks[key] = (resolver, endpoints)
+    return found[1]
+
+
+def check_registry(
+    app_configs: Sequence[AppConfig] | None,
+    *,
+    registry: AsyncViewRegistry = default_registry,
+    **kwargs: Any,
+) -> Messages:
     """E001: registered patterns compile. E002: async view names are unique in the URLconf.
 
     W004: a registry view is not in the URLconf, so ``reverse()`` cannot build its URL.
     """
-    import re
-
-    from django.urls import URLPattern
-
-    from .registry import default_registry
-
     messages: Messages = []
-    for view_def in default_registry:
+    for view_def in registry:
         assert view_def.pattern is not None
         try:
             regex = view_def.to_urlpattern().pattern.regex
@@ -113,34 +128,30 @@ def check_registry(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Me
             )
     if messages:
         return messages
-    endpoints, _ = _endpoints_or_error()
-    by_name: dict[str, list[URLPattern]] = {}
-    for endpoint in endpoints:
-        if endpoint.name:
-            by_name.setdefault(endpoint.name, []).append(endpoint.urlpattern)
-    for endpoint in endpoints:
-        views = by_name.get(endpoint.name or "", [])
-        if endpoint.view_def is not None and len({id(p.callback) for p in views}) > 1:
-            others = ", ".join(sorted({_qualname(p.callback) for p in views}))
+    endpoints = urlconf_endpoints()
+    walked = {id(e.view_def) for e in endpoints if e.view_def is not None}
+    unmounted = [view_def for view_def in registry if id(view_def) not in walked]
+    # (name, view_def or None, callback): the URLconf's, then the registry views served anyway.
+    named = [(e.name, e.view_def, e.urlpattern.callback) for e in endpoints if e.name]
+    named += [(v.name, v, v.handler) for v in unmounted if v.name]
+    callbacks: dict[str, set[int]] = {}
+    qualnames: dict[str, set[str]] = {}
+    for name, _, callback in named:
+        callbacks.setdefault(name, set()).add(id(callback))
+        qualnames.setdefault(name, set()).add(_qualname(callback))
+    for name, named_def, _ in named:
+        if named_def is not None and len(callbacks[name]) > 1:
+            others = ", ".join(sorted(qualnames[name]))
             messages.append(
                 checks.Error(
-                    f"URL name {endpoint.name!r} of async view {endpoint.view_def!r} is also "
+                    f"URL name {name!r} of async view {named_def!r} is also "
                     f"used by another view ({others}); reverse() can build only one of them.",
                     hint="Give each view its own URL name.",
-                    obj=endpoint.view_def.handler,
+                    obj=named_def.handler,
                     id="aiodjango.E002",
                 )
             )
-    messages.extend(_unmounted(default_registry))
-    return messages
-
-
-def _unmounted(registry: AsyncViewRegistry) -> Messages:
-    from .discovery import discover
-
-    mode = conf.DISCOVERY if _valid_discovery() else "annotated"
-    walked = {id(e.view_def) for e in discover(mode=mode) if e.view_def is not None}
-    return [
+    messages.extend(
         checks.Warning(
             f"Async view {view_def!r} is registered with a pattern but is not in the URLconf, "
             "so reverse() and {% url %} cannot build its URL.",
@@ -148,19 +159,16 @@ def _unmounted(registry: AsyncViewRegistry) -> Messages:
             obj=view_def.handler,
             id="aiodjango.W004",
         )
-        for view_def in registry
-        if id(view_def) not in walked
-    ]
+        for view_def in unmounted
+    )
+    return messages
 
 
 def check_discovery(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> Messages:
     """W001: a coroutine view that could be Django-native or an aiohttp handler."""
-    from .discovery import is_ambiguous
-
-    endpoints, _ = _endpoints_or_error()
-    mode = conf.DISCOVERY if _valid_discovery() else "annotated"
+    mode = _mode()
     messages: Messages = []
-    for endpoint in endpoints:
+    for endpoint in urlconf_endpoints():
         callback = endpoint.urlpattern.callback
         if not is_ambiguous(callback):
             continue
@@ -197,6 +205,5 @@ def register_all() -> None:
         checks.register(check, "aiodjango")
     for check in (check_registry, check_discovery):
         checks.register(check, "aiodjango", checks.Tags.urls)
-    from .static import check_static_files  # W010, W011: static files in production
-
+    # W010, W011: static files in production
     checks.register(check_static_files, "aiodjango", checks.Tags.staticfiles)

@@ -117,6 +117,18 @@ class Settings:
         return float(value)
 
     @property
+    def WS_SEND_TIMEOUT(self) -> float | None:
+        """Seconds a websocket peer may leave the send buffer full before it is dropped."""
+        if getattr(settings, "AIODJANGO_WS_SEND_TIMEOUT", 10.0) is None:
+            return None
+        return _float_setting("AIODJANGO_WS_SEND_TIMEOUT", 10.0, minimum=0.001)
+
+    @property
+    def WS_CLOSE_TIMEOUT(self) -> float:
+        """Seconds a websocket close may take (flush, the peer's reply) before it is aborted."""
+        return _float_setting("AIODJANGO_WS_CLOSE_TIMEOUT", 5.0, minimum=0.001)
+
+    @property
     def TOKEN_AUTHENTICATOR(self) -> Callable[..., Awaitable[Any]] | None:
         """The async ``(request) -> user | None`` that ``get_user()`` asks before the session."""
         value = getattr(settings, "AIODJANGO_TOKEN_AUTHENTICATOR", None)

@@ -1,15 +1,22 @@
-"""Websocket views: the handshake checks, the handler call, the close, and the open sockets.
+"""Websocket views: the handshake checks, the handler call, the bounded close, the open sockets.
 
 A ``@async_view(..., websocket=True)`` handler is ``async def handler(request, ws)``. Before the
-upgrade the request must be a GET (else 405) asking for a websocket (else 426), from an allowed
-``Origin`` (else 403, logged on ``aiodjango.websocket``) and, under ``@login_required``, from a
-logged-in user (else 403). The handler gets the prepared ``ws``; when it returns the socket is
-closed with 1000, when it raises with 1011 and the traceback is logged on ``django.request``.
+upgrade the request must be a GET (else 405) asking for a websocket (else 426) of version 13
+(else 426 naming it), from an allowed ``Origin`` (else 403, logged on ``aiodjango.websocket``)
+and, under ``@login_required``, from a logged-in user (else 403). The handler gets the prepared
+``ws``; when it returns the socket is closed with 1000, when it raises with 1011 and the
+traceback is logged on ``django.request``. A client that leaves is an ordinary end (debug log).
 
-Each application keeps its open sockets in a ``WebSocketTracker`` (``app[WEBSOCKETS_KEY]``),
-indexed by user once ``get_user()`` has loaded one: Django's ``user_logged_out`` closes that
-user's sockets with 4001 and the application's ``on_shutdown`` closes all of them with 1001.
-Nothing is done per message.
+Once open, each connection is guarded (``_PeerGuard``, between the transport and aiohttp):
+an unmasked client frame closes it with 1002, and a peer that leaves the send buffer full for
+``AIODJANGO_WS_SEND_TIMEOUT`` seconds (it stopped reading) is dropped with a logged warning, so
+a handler writing to it is released and memory stays bounded. Every close the framework makes
+takes at most ``AIODJANGO_WS_CLOSE_TIMEOUT`` seconds, then the connection is aborted.
+
+Each application keeps its open sockets in a ``WebSocketTracker`` (``app[WEBSOCKETS_KEY]``).
+Django's ``user_logged_out`` closes that user's sockets with 4001 (the tracker reads the user
+``get_user()`` stored on each request, lazily, at logout), and the application's
+``on_shutdown`` closes all of them with 1001. Nothing is done per message.
 """
 
 from __future__ import annotations
@@ -20,25 +27,31 @@ import logging
 import threading
 import weakref
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_out
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
 from django.utils.http import is_same_domain
 
-from .auth import ON_USER_KEY, cached_user, get_user, login_requirement
+from .auth import cached_user, get_user, login_requirement
 from .conf import conf
-from .dispatch import allowed_host
+from .interop import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_LOGGED_OUT,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_PROTOCOL_ERROR,
+    allowed_host,
+    allowed_hosts,
+    django_request,
+)
 from .registry import AsyncViewDef
-from .wsgi import django_request
-
-if TYPE_CHECKING:
-    from .auth import User
 
 __all__ = (
     "CLOSE_GOING_AWAY",
@@ -47,25 +60,20 @@ __all__ = (
     "CLOSE_MESSAGE_TOO_BIG",
     "CLOSE_NORMAL",
     "CLOSE_POLICY_VIOLATION",
+    "CLOSE_PROTOCOL_ERROR",
     "WEBSOCKETS_KEY",
     "WebSocketTracker",
+    "close_bounded",
     "close_user_websockets",
+    "on_user_logged_out",
     "origin_refusal",
     "reverse_ws",
     "serve_websocket",
     "track_websockets",
 )
 
-CLOSE_NORMAL: Final = 1000  # the handler returned
-CLOSE_GOING_AWAY: Final = 1001  # the application is shutting down
-CLOSE_POLICY_VIOLATION: Final = 1008  # login_required handler called directly, anonymously
-CLOSE_MESSAGE_TOO_BIG: Final = 1009  # a message above AIODJANGO_WS_MAX_MESSAGE_SIZE
-CLOSE_INTERNAL_ERROR: Final = 1011  # the handler raised
-CLOSE_LOGGED_OUT: Final = 4001  # the socket's user logged out
-
 logger: Final = logging.getLogger("aiodjango.websocket")
 request_logger: Final = logging.getLogger("django.request")
-_DEBUG_HOSTS: Final = (".localhost", "127.0.0.1", "[::1]")
 
 
 def origin_refusal(request: web.BaseRequest) -> str | None:
@@ -90,11 +98,8 @@ def origin_refusal(request: web.BaseRequest) -> str | None:
     own = allowed_host(request)
     if own is not None and netloc == own.lower():
         return None
-    hosts = [host for host in settings.ALLOWED_HOSTS if host != "*"]
-    if settings.DEBUG and not settings.ALLOWED_HOSTS:
-        hosts = list(_DEBUG_HOSTS)
     domain, _ = split_domain_port(netloc)
-    if domain and validate_host(domain, hosts):
+    if domain and validate_host(domain, [host for host in allowed_hosts() if host != "*"]):
         return None
     for trusted in (*settings.CSRF_TRUSTED_ORIGINS, *extra):
         if "*" in trusted:
@@ -119,8 +124,7 @@ def _refuse(request: web.Request, reason: str) -> web.HTTPForbidden:
     return web.HTTPForbidden(text=f"Forbidden (403): {reason}.")
 
 
-async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.StreamResponse:
-    """Check the handshake, upgrade, run the handler with the prepared ``ws``, close it after."""
+def _check_handshake(request: web.Request) -> None:
     if request.method != "GET":
         raise web.HTTPMethodNotAllowed(
             request.method, ["GET"], text="Websocket endpoints only accept GET handshakes."
@@ -130,6 +134,17 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
             headers={"Upgrade": "websocket"},
             text="426 Upgrade Required: this URL is a websocket endpoint.",
         )
+    version = request.headers.get("Sec-WebSocket-Version", "")
+    if version != "13":  # RFC 6455 §4.4; aiohttp would also accept the drafts 7 and 8
+        raise web.HTTPUpgradeRequired(
+            headers={"Upgrade": "websocket", "Sec-WebSocket-Version": "13"},
+            text=f"426 Upgrade Required: websocket version {version!r} is not 13.",
+        )
+
+
+async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.StreamResponse:
+    """Check the handshake, upgrade, run the handler with the prepared ``ws``, close it after."""
+    _check_handshake(request)
     reason = origin_refusal(request)
     if reason is not None:
         raise _refuse(request, f"Origin {request.headers['Origin']!r} {reason}")
@@ -138,20 +153,26 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
         raise _refuse(request, "login required")
 
     limit = conf.WS_MAX_MESSAGE_SIZE
+    close_timeout = conf.WS_CLOSE_TIMEOUT
+    # aiohttp refuses a plain frame of max_msg_size bytes but a deflated message only above
+    # it: with deflate on offer the limit itself keeps every message at most `limit` bytes.
+    deflate = "permessage-deflate" in request.headers.get("Sec-WebSocket-Extensions", "").lower()
     ws = web.WebSocketResponse(
         protocols=view_def.protocols,
         heartbeat=conf.WS_HEARTBEAT,
-        max_msg_size=limit + 1 if limit else 0,  # aiohttp refuses sizes >= max_msg_size
+        max_msg_size=limit + (0 if deflate or not limit else 1),
+        timeout=close_timeout,
     )
-    await ws.prepare(request)  # a bad Sec-WebSocket-Key or version is a 400 here
+    await ws.prepare(request)  # a bad Sec-WebSocket-Key is a 400 here
+    _PeerGuard.install(request, conf.WS_SEND_TIMEOUT, close_timeout)
     tracker = request.app.get(WEBSOCKETS_KEY)
     if tracker is not None:
         tracker.add(ws, request)
     try:
         await view_def.handler(request, ws)
     except Exception as exc:
-        if ws.closed and isinstance(exc, ConnectionResetError):
-            logger.debug("Websocket %s written to after it closed: %r", request.path, exc)
+        if isinstance(exc, ConnectionError) and (ws.closed or _gone(request)):
+            logger.debug("Websocket %s: the client went away (%r)", request.path, exc)
         else:
             request_logger.error(
                 "Websocket handler error: %s",
@@ -159,19 +180,180 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
                 exc_info=True,
                 extra={"status_code": CLOSE_INTERNAL_ERROR, "request": django_request(request)},
             )
-            await ws.close(code=CLOSE_INTERNAL_ERROR, message=b"Internal error")
+            await close_bounded(ws, request, CLOSE_INTERNAL_ERROR, b"Internal error")
     finally:
         if tracker is not None:
             tracker.discard(ws)
-        await ws.close()
+        await close_bounded(ws, request, CLOSE_NORMAL, b"")
     return ws
 
 
+def _gone(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def close_bounded(
+    ws: web.WebSocketResponse,
+    request: web.BaseRequest,
+    code: int,
+    message: bytes,
+) -> None:
+    """Close ``ws``; if that takes over ``AIODJANGO_WS_CLOSE_TIMEOUT`` seconds, abort.
+
+    aiohttp's ``close()`` waits for the send buffer to drain and for the peer's close frame;
+    a peer that stopped reading would hold it (and shutdown) forever.
+    """
+    if ws.closed:
+        return
+    transport = request.transport
+    try:
+        await asyncio.wait_for(ws.close(code=code, message=message), conf.WS_CLOSE_TIMEOUT)
+    except TimeoutError:
+        logger.info("Websocket %s: close (%d) timed out; connection aborted", request.path, code)
+        if transport is not None:
+            transport.abort()  # close() would keep an unflushable buffer, and the socket
+
+
+class _PeerGuard(asyncio.Protocol):
+    """Sits between an open websocket's transport and aiohttp's protocol, forwarding all.
+
+    It refuses unmasked client frames (RFC 6455 §5.1; aiohttp's reader accepts them) with
+    1002 by tracking frame boundaries, and drops a peer whose send buffer stays above the
+    high-water mark for ``send_timeout`` seconds: the transport pauses the writer then, and
+    only a reading peer resumes it, so one timer per pause bounds the stall.
+    """
+
+    def __init__(
+        self,
+        inner: asyncio.Protocol,
+        transport: asyncio.Transport,
+        path: str,
+        send_timeout: float | None,
+        close_timeout: float,
+    ) -> None:
+        self._inner = inner
+        self._transport = transport
+        self._path = path
+        self._send_timeout = send_timeout
+        self._close_timeout = close_timeout
+        self._stall: asyncio.TimerHandle | None = None
+        self._skip = 0  # payload bytes of the current frame still to come
+        self._head = b""  # the start of a frame header split across reads
+        self._refused = False
+
+    @classmethod
+    def install(cls, request: web.Request, send_timeout: float | None, close: float) -> None:
+        """Put a guard in front of ``request``'s (upgraded) connection."""
+        transport = request.transport
+        if transport is None:
+            return
+        inner = transport.get_protocol()
+        assert isinstance(inner, asyncio.Protocol)
+        guard = cls(inner, transport, request.path, send_timeout, close)
+        transport.set_protocol(guard)
+        if request.protocol.writing_paused:
+            guard.pause_writing(forward=False)
+
+    # -- the transport's calls, forwarded ------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if not self._masked(data):
+            self._refuse_unmasked()
+            return
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self, forward: bool = True) -> None:
+        if forward:
+            self._inner.pause_writing()
+        if self._send_timeout is not None and self._stall is None:
+            loop = asyncio.get_running_loop()
+            self._stall = loop.call_later(self._send_timeout, self._drop_stalled)
+
+    def resume_writing(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+        self._inner.resume_writing()
+
+    # -- the guard's own work ------------------------------------------------------------
+    def _masked(self, data: bytes) -> bool:
+        """Whether every frame header starting in ``data`` has the mask bit set."""
+        size = len(data)
+        if self._skip >= size and not self._head:  # the middle of a payload: the fast path
+            self._skip -= size
+            return True
+        if self._head:
+            data, size = self._head + data, size + len(self._head)
+            self._head = b""
+        pos = self._skip
+        while pos < size:
+            if size - pos < 2:
+                self._head = data[pos:]
+                self._skip = 0
+                return True
+            second = data[pos + 1]
+            if not second & 0x80:
+                return False
+            length = second & 0x7F
+            extended = 2 if length == 126 else 8 if length == 127 else 0
+            header = 2 + extended + 4
+            if size - pos < header:
+                self._head = data[pos:]
+                self._skip = 0
+                return True
+            if extended:
+                length = int.from_bytes(data[pos + 2 : pos + 2 + extended], "big")
+            pos += header + length
+        self._skip = pos - size
+        return True
+
+    def _refuse_unmasked(self) -> None:
+        self._refused = True
+        logger.warning(
+            "Websocket %s: unmasked client frame, closed with %d (RFC 6455 5.1)",
+            self._path,
+            CLOSE_PROTOCOL_ERROR,
+        )
+        reason = b"Unmasked frame"
+        payload = CLOSE_PROTOCOL_ERROR.to_bytes(2, "big") + reason
+        self._transport.write(bytes((0x88, len(payload))) + payload)
+        self._transport.close()
+        asyncio.get_running_loop().call_later(self._close_timeout, self._transport.abort)
+
+    def _drop_stalled(self) -> None:
+        self._stall = None
+        logger.warning(
+            "Websocket %s dropped: the peer read nothing for %.1f s with %d bytes waiting "
+            "(AIODJANGO_WS_SEND_TIMEOUT)",
+            self._path,
+            self._send_timeout,
+            self._transport.get_write_buffer_size(),
+        )
+        self._transport.abort()
+
+
 class WebSocketTracker:
-    """The open websockets of one application, indexed by user so logout is a dict lookup."""
+    """The open websockets of one application, indexed by user so logout is a dict lookup.
+
+    A socket joins its user's set the first time a logout (or ``user_sockets()``) looks after
+    its handler's ``get_user()`` has loaded the user; auth knows nothing about the tracker.
+    """
 
     def __init__(self) -> None:
         self.sockets: Final[set[web.WebSocketResponse]] = set()
+        self._requests: dict[web.WebSocketResponse, web.Request] = {}
+        self._unbound: set[web.WebSocketResponse] = set()
         self._by_user: dict[str, set[web.WebSocketResponse]] = {}
         self._user_of: dict[web.WebSocketResponse, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -181,23 +363,28 @@ class WebSocketTracker:
         return f"<WebSocketTracker {len(self.sockets)} open, {len(self._by_user)} users>"
 
     def add(self, ws: web.WebSocketResponse, request: web.Request) -> None:
-        """Track ``ws``; it joins its user's set as soon as ``get_user(request)`` knows them."""
+        """Track ``ws``, opened by ``request``."""
         self._loop = asyncio.get_running_loop()
         self.sockets.add(ws)
-        request[ON_USER_KEY] = lambda user: self._bind(ws, user)
-        user = cached_user(request)
-        if user is not None:
-            self._bind(ws, user)
+        self._requests[ws] = request
+        self._unbound.add(ws)
 
-    def _bind(self, ws: web.WebSocketResponse, user: User) -> None:
-        key = _user_key(user)
-        if key is not None and ws in self.sockets:
-            self._by_user.setdefault(key, set()).add(ws)
-            self._user_of[ws] = key
+    def _bind_known_users(self) -> None:
+        for ws in list(self._unbound):
+            user = cached_user(self._requests[ws])
+            if user is None:  # get_user() not called (yet) by this socket's handler
+                continue
+            self._unbound.discard(ws)
+            key = _user_key(user)
+            if key is not None:
+                self._by_user.setdefault(key, set()).add(ws)
+                self._user_of[ws] = key
 
     def discard(self, ws: web.WebSocketResponse) -> None:
         """Forget ``ws`` (its handler has finished)."""
         self.sockets.discard(ws)
+        self._requests.pop(ws, None)
+        self._unbound.discard(ws)
         key = self._user_of.pop(ws, None)
         if key is not None:
             user_sockets = self._by_user[key]
@@ -207,6 +394,7 @@ class WebSocketTracker:
 
     def user_sockets(self, user: object) -> frozenset[web.WebSocketResponse]:
         """The open sockets whose handler loaded ``user`` through ``get_user()``."""
+        self._bind_known_users()
         key = _user_key(user)
         return frozenset(self._by_user.get(key, ())) if key is not None else frozenset()
 
@@ -219,8 +407,9 @@ class WebSocketTracker:
             loop.call_soon_threadsafe(self._close_user, key, code, message)
 
     def _close_user(self, key: str, code: int, message: bytes) -> None:
+        self._bind_known_users()
         for ws in list(self._by_user.get(key, ())):
-            self._spawn(ws.close(code=code, message=message))
+            self._spawn(close_bounded(ws, self._requests[ws], code, message))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -228,8 +417,8 @@ class WebSocketTracker:
         task.add_done_callback(self._tasks.discard)
 
     async def close_all(self, code: int = CLOSE_GOING_AWAY, message: bytes = b"") -> None:
-        """Close every open socket with ``code`` and wait for the closing handshakes."""
-        closing = [ws.close(code=code, message=message) for ws in list(self.sockets)]
+        """Close every open socket with ``code``; each close is bounded (then aborted)."""
+        closing = [close_bounded(ws, self._requests[ws], code, message) for ws in self.sockets]
         await asyncio.gather(*closing, *list(self._tasks), return_exceptions=True)
 
 
@@ -252,7 +441,6 @@ def track_websockets(app: web.Application) -> WebSocketTracker:
     app.on_shutdown.append(_close_on_shutdown)
     with _trackers_lock:
         _trackers.add(tracker)
-    user_logged_out.connect(_on_logged_out, dispatch_uid="aiodjango.websocket.logout")
     return tracker
 
 
@@ -277,7 +465,8 @@ def close_user_websockets(
         tracker.close_user_threadsafe(key, code, message.encode())
 
 
-def _on_logged_out(sender: object, user: object = None, **kwargs: object) -> None:
+def on_user_logged_out(sender: object, user: object = None, **kwargs: object) -> None:
+    """``user_logged_out`` receiver (connected in ``AiodjangoConfig.ready()``)."""
     close_user_websockets(user)
 
 

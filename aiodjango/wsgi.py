@@ -17,24 +17,24 @@ spooling and size limit; we replace what 0.10 gets wrong:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from typing import IO, Any, Final
-from urllib.parse import unquote_to_bytes
 from wsgiref.util import is_hop_by_hop
 
 from aiohttp import web
-from aiohttp_wsgi.utils import parse_sockname
 from aiohttp_wsgi.wsgi import WSGIHandler
-from django.core.handlers.wsgi import WSGIRequest
 
-__all__ = ("WSGIBridge", "WSGIApplication", "django_request", "environ_for")
+from .interop import Environ
+from .interop import environ_for as _environ_for
+
+__all__ = ("WSGIBridge", "WSGIApplication", "environ_for")
 
 logger = logging.getLogger("aiodjango.wsgi")
 
-Environ = dict[str, Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Callable[[bytes], None]]
 WSGIApplication = Callable[[Environ, StartResponse], Iterable[bytes]]
 
@@ -56,54 +56,6 @@ class _FileWrapper:
         self.filelike.close()
 
 
-def environ_for(
-    request: web.BaseRequest, body: IO[bytes], content_length: int, *, executor: object = None
-) -> Environ:
-    """The WSGI environ for ``request``, with the path's bytes tunnelled through latin-1."""
-    transport = request.transport
-    sockname = transport.get_extra_info("sockname") if transport else None
-    peername = transport.get_extra_info("peername") if transport else None
-    server_name, server_port = parse_sockname(sockname) if sockname else ("127.0.0.1", "0")
-    remote_addr, remote_port = parse_sockname(peername) if peername else ("", "")
-    raw_path = request.rel_url.raw_path
-    environ: Environ = {
-        "REQUEST_METHOD": request.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1") if "%" in raw_path else raw_path,
-        "RAW_URI": request.raw_path,
-        "REQUEST_URI": request.raw_path,
-        "QUERY_STRING": request.rel_url.raw_query_string,
-        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
-        "CONTENT_LENGTH": str(content_length),
-        "SERVER_NAME": server_name,
-        "SERVER_PORT": server_port,
-        "REMOTE_ADDR": remote_addr,
-        "REMOTE_HOST": remote_addr,
-        "REMOTE_PORT": remote_port,
-        "SERVER_PROTOCOL": "HTTP/{}.{}".format(*request.version),
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "https" if request.secure else "http",
-        "wsgi.input": body,
-        "wsgi.errors": _ERRORS,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.file_wrapper": _FileWrapper,
-        "asyncio.executor": executor,
-        "aiohttp.request": request,
-    }
-    for name, value in request.headers.items():
-        key = name.upper().replace("-", "_")
-        if key in ("CONTENT_LENGTH", "CONTENT_TYPE") or is_hop_by_hop(name):
-            continue
-        key = "HTTP_" + key
-        if key in environ:  # a repeated header: joined in order
-            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
-        else:
-            environ[key] = value
-    return environ
-
-
 class _ErrorStream:
     """``wsgi.errors`` writes to the ``aiodjango.wsgi`` logger instead of raw stderr."""
 
@@ -121,10 +73,10 @@ class _ErrorStream:
 
 _ERRORS: Final = _ErrorStream()
 
-
-def django_request(request: web.BaseRequest) -> WSGIRequest:
-    """A Django ``HttpRequest`` for an aiohttp request (no body): for sessions, CSRF, errors."""
-    return WSGIRequest(environ_for(request, BytesIO(), 0))
+# The bridge's environ: interop's, with this module's wsgi.errors and wsgi.file_wrapper.
+environ_for: Final = functools.partial(
+    _environ_for, extra={"wsgi.errors": _ERRORS, "wsgi.file_wrapper": _FileWrapper}
+)
 
 
 _Started = tuple[int, str, list[tuple[str, str]], list[bytes], Iterator[bytes] | None, object]

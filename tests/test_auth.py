@@ -11,10 +11,9 @@ import aiohttp
 import pytest
 import websockets
 from aiohttp import WSMsgType, web
-from aiohttp.test_utils import TestClient, make_mocked_request
+from aiohttp.test_utils import make_mocked_request
 from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
-from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from aiodjango import async_view, get_aio_application, get_user, login_required
@@ -29,9 +28,7 @@ from aiodjango.websocket import (
 )
 
 from . import ws_views
-
-Client = TestClient[web.Request, web.Application]
-PASSWORD = "correct horse battery"
+from .helpers import PASSWORD, Client, cookie_header, cookies, log_in, ws_connect
 
 
 @pytest.fixture
@@ -44,38 +41,6 @@ def alice(transactional_db: None, django_user_model: Any) -> Any:
 def bob(transactional_db: None, django_user_model: Any) -> Any:
     """A second user."""
     return django_user_model.objects.create_user("bob", password=PASSWORD)
-
-
-async def log_in(
-    client: Client, username: str, session: aiohttp.ClientSession | None = None
-) -> None:
-    """Logs in through Django's real LoginView (GET the form, POST it with its CSRF token)."""
-    session = session or client.session
-    page = await session.get(client.make_url("/accounts/login/"))
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await page.text())
-    assert found is not None
-    form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": found[1]}
-    response = await session.post(
-        client.make_url("/accounts/login/"), data=form, allow_redirects=False
-    )
-    assert response.status == 302, await response.text()
-
-
-def cookies(client: Client, session: aiohttp.ClientSession | None = None) -> dict[str, str]:
-    """The cookies ``session`` holds for the test server."""
-    jar = (session or client.session).cookie_jar.filter_cookies(client.make_url("/"))
-    return {name: morsel.value for name, morsel in jar.items()}
-
-
-def cookie_header(client: Client) -> str:
-    """The Cookie header a browser would send, for the ``websockets`` client."""
-    return "; ".join(f"{k}={v}" for k, v in cookies(client).items())
-
-
-def ws_connect(client: Client, path: str, **kwargs: Any) -> connect:
-    """A ``websockets`` client connection to ``path``."""
-    url = "ws" + str(client.make_url(path)).removeprefix("http")
-    return connect(url, proxy=None, **kwargs)
 
 
 async def csrf_token(client: Client) -> str:

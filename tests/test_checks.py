@@ -12,8 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-import aiodjango.checks
-import aiodjango.registry
+from aiodjango.checks import check_registry, urlconf_endpoints
 from aiodjango.registry import AsyncViewDef, AsyncViewRegistry
 from tests.test_conf import BAD_VALUES
 
@@ -37,10 +36,11 @@ async def _handler(request: web.Request) -> web.Response:
     return web.Response(text="x")
 
 
-def _registry_with(pattern: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def _registry_messages(pattern: str) -> list[str]:
+    """What check_registry says of a registry holding one view with ``pattern``: "ID: msg"."""
     registry = AsyncViewRegistry()
     registry.add(AsyncViewDef(_handler, pattern, name="probe"))
-    monkeypatch.setattr(aiodjango.registry, "default_registry", registry)
+    return [f"{m.id}: {m.msg}" for m in check_registry(None, registry=registry)]
 
 
 def test_test_project_is_clean() -> None:
@@ -51,12 +51,12 @@ def test_test_project_is_clean() -> None:
 
 
 @pytest.mark.parametrize("pattern", [r"^items/(?P<pk>\d+/$", "items/<nope:pk>/"])
-def test_e001_pattern_does_not_compile(pattern: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_e001_pattern_does_not_compile(pattern: str) -> None:
     """E001: a registered pattern that is neither a valid regex nor a valid route."""
-    _registry_with(pattern, monkeypatch)
-    output = _check("E001")
-    assert "does not compile" in output
-    assert repr(pattern) in output
+    [message] = _registry_messages(pattern)
+    assert message.startswith("aiodjango.E001: ")
+    assert "does not compile" in message
+    assert repr(pattern) in message
 
 
 @override_settings(ROOT_URLCONF="tests.serving.check_dup_urls")
@@ -98,16 +98,30 @@ def test_w002_app_order() -> None:
     assert "'aiodjango' is listed after 'django.contrib.staticfiles'" in output
 
 
-def test_w004_registered_view_not_in_urlconf(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_w004_registered_view_not_in_urlconf() -> None:
     """W004: a view registered with a pattern but never include()d into the URLconf."""
-    _registry_with("probe/<int:pk>/", monkeypatch)
-    output = _check("W004")
-    assert "include('aiodjango.urls')" in output
+    [message] = _registry_messages("probe/<int:pk>/")
+    assert message.startswith("aiodjango.W004: ")
+    assert "is not in the URLconf" in message
 
 
-def _catalogue() -> list[str]:
-    source = (ROOT / "aiodjango" / "checks.py").read_text()
-    return re.findall(r'id="aiodjango\.([EW]\d{3})"', source)
+def test_one_urlconf_walk_per_urlconf() -> None:
+    """The URL checks share one memoised walk; another ROOT_URLCONF gets its own."""
+    call_command("check", stdout=StringIO())
+    walked = urlconf_endpoints()
+    assert walked
+    call_command("check", stdout=StringIO())
+    assert urlconf_endpoints() is walked
+    with override_settings(ROOT_URLCONF="tests.serving.check_urls"):
+        other = urlconf_endpoints()
+        assert other is not walked
+        assert urlconf_endpoints() is other
+
+
+def _catalogue(module: str = "checks") -> list[str]:
+    """The IDs ``module`` (``"*"``: every aiodjango module) can raise, one per message site."""
+    sources = sorted((ROOT / "aiodjango").glob(f"{module}.py"))
+    return re.findall(r'id="aiodjango\.([EW]\d{3})"', "".join(p.read_text() for p in sources))
 
 
 def test_ids_are_unique() -> None:
@@ -118,11 +132,11 @@ def test_ids_are_unique() -> None:
 
 
 def test_every_id_is_documented() -> None:
-    """docs/checks.md lists exactly the IDs checks.py can raise."""
+    """docs/checks.md lists exactly the IDs aiodjango's modules can raise."""
     documented = set(
         re.findall(r"aiodjango\.([EW]\d{3})", (ROOT / "docs" / "checks.md").read_text())
     )
-    assert documented == set(_catalogue())
+    assert documented == set(_catalogue("*"))
 
 
 def test_every_id_has_a_test() -> None:

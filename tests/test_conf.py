@@ -23,8 +23,10 @@ DEFAULTS: dict[str, object] = {
     "WSGI_MAX_BODY_SIZE": 2**30,
     "WSGI_THREADS": 16,
     "WS_ALLOWED_ORIGINS": (),
+    "WS_CLOSE_TIMEOUT": 5.0,
     "WS_HEARTBEAT": 20.0,
     "WS_MAX_MESSAGE_SIZE": 2**20,
+    "WS_SEND_TIMEOUT": 10.0,
 }
 
 BAD_VALUES: dict[str, object] = {
@@ -36,8 +38,10 @@ BAD_VALUES: dict[str, object] = {
     "WSGI_MAX_BODY_SIZE": None,
     "WSGI_THREADS": 0,
     "WS_ALLOWED_ORIGINS": "example.com",
+    "WS_CLOSE_TIMEOUT": 0,
     "WS_HEARTBEAT": 0,
     "WS_MAX_MESSAGE_SIZE": -1,
+    "WS_SEND_TIMEOUT": "10",
 }
 
 

@@ -7,13 +7,11 @@ import logging
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from aiodjango import get_aio_application
 from aiodjango.testing import serve
 
-Client = TestClient[web.Request, web.Application]
+from .helpers import Client
 
 
 async def test_seed_example_hello(aio_client: Client) -> None:

@@ -13,11 +13,9 @@ import aiohttp
 import pytest
 import websockets
 from aiohttp import WSMsgType, web
-from aiohttp.test_utils import TestClient
 from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, Template
 from django.urls import reverse
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin, Subprotocol
 
 from aiodjango import get_aio_application
@@ -34,26 +32,7 @@ from aiodjango.websocket import (
 )
 
 from . import ws_views
-
-Client = TestClient[web.Request, web.Application]
-
-
-def ws_url(client: Client, path: str) -> str:
-    """The ws:// URL of ``path`` on the test server."""
-    return "ws" + str(client.make_url(path)).removeprefix("http")
-
-
-def ws_connect(client: Client, path: str, **kwargs: Any) -> connect:
-    """A ``websockets`` client connection (no proxy, no size limit on what it receives)."""
-    return connect(ws_url(client, path), proxy=None, max_size=None, **kwargs)
-
-
-async def close_code(ws: ClientConnection) -> int | None:
-    """Waits for the server to close ``ws`` and returns the code it sent."""
-    with pytest.raises(websockets.ConnectionClosed) as info:
-        while True:
-            await ws.recv()
-    return info.value.rcvd.code if info.value.rcvd else None
+from .helpers import Client, close_code, ws_connect
 
 
 async def test_echo_with_aiohttp_client(aio_client: Client) -> None:

@@ -1,0 +1,217 @@
+"""Django interop for aiohttp requests: the WSGI environ, the Django request, the host rule.
+
+Everything here is a leaf that ``dispatch``, ``auth``, ``websocket`` and the WSGI bridge share:
+
+* ``environ_for()`` builds the PEP 3333 environ of an aiohttp request (the path's bytes
+  tunnelled through latin-1; for an absolute-form target, RFC 9112 §3.2.2's authority as
+  ``HTTP_HOST``);
+* ``django_request()`` gives the one Django ``HttpRequest`` of an aiohttp request, built at
+  most once and kept on the request (sessions, CSRF, error pages and login redirects share it);
+* ``django_response()`` turns a non-streaming Django response into an aiohttp one;
+* ``allowed_host()``/``allowed_hosts()`` are the single "``ALLOWED_HOSTS``, else the ``DEBUG``
+  defaults" rule, with a small verdict cache that ``forget_hosts`` empties on setting changes
+  (connected once, in ``AiodjangoConfig.ready()``);
+* the websocket close codes, so that no module hard-codes a number.
+
+It imports nothing from aiodjango.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from io import BytesIO
+from typing import IO, Any, Final
+from urllib.parse import unquote_to_bytes
+from wsgiref.util import is_hop_by_hop
+
+from aiohttp import web
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpResponseBase
+from django.http.request import split_domain_port, validate_host
+from yarl import URL
+
+__all__ = (
+    "CLOSE_GOING_AWAY",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_LOGGED_OUT",
+    "CLOSE_MESSAGE_TOO_BIG",
+    "CLOSE_NORMAL",
+    "CLOSE_POLICY_VIOLATION",
+    "CLOSE_PROTOCOL_ERROR",
+    "DJANGO_REQUEST_KEY",
+    "Environ",
+    "allowed_host",
+    "allowed_hosts",
+    "django_request",
+    "django_response",
+    "environ_for",
+    "forget_hosts",
+    "request_host",
+)
+
+Environ = dict[str, Any]
+
+CLOSE_NORMAL: Final = 1000  # the handler returned
+CLOSE_GOING_AWAY: Final = 1001  # the application is shutting down
+CLOSE_PROTOCOL_ERROR: Final = 1002  # the client broke RFC 6455 (e.g. an unmasked frame)
+CLOSE_POLICY_VIOLATION: Final = 1008  # login_required handler called directly, anonymously
+CLOSE_MESSAGE_TOO_BIG: Final = 1009  # a message above AIODJANGO_WS_MAX_MESSAGE_SIZE
+CLOSE_INTERNAL_ERROR: Final = 1011  # the handler raised
+CLOSE_LOGGED_OUT: Final = 4001  # the socket's user logged out
+
+DJANGO_REQUEST_KEY: Final[web.RequestKey[WSGIRequest]] = web.RequestKey("aiodjango_django_request")
+
+_DEBUG_HOSTS: Final = (".localhost", "127.0.0.1", "[::1]")
+_NO_EXTRA: Final[Mapping[str, Any]] = {}
+
+
+def request_host(request: web.BaseRequest) -> str | None:
+    """The authority the client asked for: an absolute-form target's, else the ``Host`` header.
+
+    RFC 9112 §3.2.2: a server receiving ``GET http://a.example/x HTTP/1.1`` must use
+    ``a.example`` and ignore ``Host``; aiohttp then shows that authority in ``request.host``
+    and ``request.url``, so it is what ``ALLOWED_HOSTS`` must judge.
+    """
+    target = request.raw_path
+    if target[:1] != "/" and "://" in target:
+        return URL(target).raw_authority
+    return request.headers.get("Host")
+
+
+def _sockname(address: object) -> tuple[str, str]:
+    if isinstance(address, tuple | list):
+        return str(address[0]), str(address[1])
+    return "unix", str(address)
+
+
+def environ_for(
+    request: web.BaseRequest,
+    body: IO[bytes],
+    content_length: int,
+    *,
+    executor: object = None,
+    extra: Mapping[str, Any] = _NO_EXTRA,
+) -> Environ:
+    """The WSGI environ for ``request``, with the path's bytes tunnelled through latin-1.
+
+    ``extra`` adds or overrides keys (the WSGI bridge gives its ``wsgi.errors`` and
+    ``wsgi.file_wrapper``).
+    """
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport else None
+    peername = transport.get_extra_info("peername") if transport else None
+    server_name, server_port = _sockname(sockname) if sockname else ("127.0.0.1", "0")
+    remote_addr, remote_port = _sockname(peername) if peername else ("", "")
+    raw_path = request.rel_url.raw_path
+    environ: Environ = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1") if "%" in raw_path else raw_path,
+        "RAW_URI": request.raw_path,
+        "REQUEST_URI": request.raw_path,
+        "QUERY_STRING": request.rel_url.raw_query_string,
+        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(content_length),
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
+        "REMOTE_ADDR": remote_addr,
+        "REMOTE_HOST": remote_addr,
+        "REMOTE_PORT": remote_port,
+        "SERVER_PROTOCOL": "HTTP/{}.{}".format(*request.version),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https" if request.secure else "http",
+        "wsgi.input": body,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "asyncio.executor": executor,
+        "aiohttp.request": request,
+    }
+    for name, value in request.headers.items():
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_LENGTH", "CONTENT_TYPE") or is_hop_by_hop(name):
+            continue
+        key = "HTTP_" + key
+        if key in environ:  # a repeated header: joined in order
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+        else:
+            environ[key] = value
+    if request.raw_path[:1] != "/":  # absolute-form: the target's authority wins over Host
+        authority = request_host(request)
+        if authority:
+            environ["HTTP_HOST"] = authority
+    environ.update(extra)
+    return environ
+
+
+def django_request(request: web.BaseRequest, body: bytes | None = None) -> WSGIRequest:
+    """The Django ``HttpRequest`` of ``request``: built once, then the same object every time.
+
+    It has no body unless ``body`` is given the first time (CSRF passes a form POST's body so
+    that ``csrfmiddlewaretoken`` is found); read the body from the aiohttp request instead.
+    A ``body`` given after the request was built gets a separate, uncached request.
+    """
+    cached: WSGIRequest | None = request.get(DJANGO_REQUEST_KEY)
+    if cached is not None and body is None:
+        return cached
+    data = body or b""
+    django = WSGIRequest(environ_for(request, BytesIO(data), len(data)))
+    if cached is None:
+        request[DJANGO_REQUEST_KEY] = django
+    return django
+
+
+def django_response(response: HttpResponseBase) -> web.Response:
+    """An aiohttp response carrying a (non-streaming) Django response's status, headers, body."""
+    headers = [(k, v) for k, v in response.items()]
+    headers += [("Set-Cookie", c.output(header="").strip()) for c in response.cookies.values()]
+    body = getattr(response, "content", b"")
+    return web.Response(status=response.status_code, headers=headers, body=body)
+
+
+def allowed_hosts() -> list[str]:
+    """Django's host allow-list: ``ALLOWED_HOSTS``, or its localhost defaults under ``DEBUG``."""
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        return list(_DEBUG_HOSTS)
+    return allowed
+
+
+# (authority used, X-Forwarded-Host) -> the accepted host or None. Checking costs ~5 us (three
+# settings reads through LazySettings, a regex, the ALLOWED_HOSTS loop) against ~0.1 us for the
+# lookup; bounded, since the header is the client's to choose; emptied when a setting it uses
+# changes (forget_hosts, connected in AiodjangoConfig.ready()).
+_host_cache: Final[dict[tuple[str | None, str | None], str | None]] = {}
+_HOST_CACHE_SIZE: Final = 512
+_HOST_SETTINGS: Final = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"})
+
+
+def allowed_host(request: web.BaseRequest) -> str | None:
+    """The request's host if ``ALLOWED_HOSTS`` accepts it (Django's ``get_host()`` rule).
+
+    The host judged is the one the client actually asked for (``request_host()``: an
+    absolute-form target's authority, else ``Host``), or ``X-Forwarded-Host`` under
+    ``USE_X_FORWARDED_HOST``.
+    """
+    key = (request_host(request), request.headers.get("X-Forwarded-Host"))
+    try:
+        return _host_cache[key]
+    except KeyError:
+        pass
+    forwarded = key[1] if settings.USE_X_FORWARDED_HOST else None
+    host = forwarded or key[0] or ""
+    domain, _ = split_domain_port(host)
+    accepted = host if domain and validate_host(domain, allowed_hosts()) else None
+    if len(_host_cache) >= _HOST_CACHE_SIZE:
+        _host_cache.clear()
+    _host_cache[key] = accepted
+    return accepted
+
+
+def forget_hosts(*, setting: str, **kwargs: object) -> None:
+    """``setting_changed`` receiver: a host verdict is stale once a setting it used changes."""
+    if setting in _HOST_SETTINGS:
+        _host_cache.clear()

@@ -1,0 +1,72 @@
+"""Helpers the test modules share: the client type, websocket clients, logging in."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+import pytest
+import websockets
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from websockets.asyncio.client import ClientConnection, connect
+
+__all__ = (
+    "PASSWORD",
+    "Client",
+    "close_code",
+    "cookie_header",
+    "cookies",
+    "log_in",
+    "ws_connect",
+    "ws_url",
+)
+
+Client = TestClient[web.Request, web.Application]
+PASSWORD = "correct horse battery"
+
+
+def ws_url(client: Client, path: str) -> str:
+    """The ws:// URL of ``path`` on the test server."""
+    return "ws" + str(client.make_url(path)).removeprefix("http")
+
+
+def ws_connect(client: Client, path: str, **kwargs: Any) -> connect:
+    """A ``websockets`` client connection (no proxy; no size limit on what it receives)."""
+    kwargs.setdefault("max_size", None)
+    return connect(ws_url(client, path), proxy=None, **kwargs)
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    """Waits for the server to close ``ws`` and returns the code it sent."""
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        while True:
+            await ws.recv()
+    return info.value.rcvd.code if info.value.rcvd else None
+
+
+async def log_in(
+    client: Client, username: str, session: aiohttp.ClientSession | None = None
+) -> None:
+    """Logs in through Django's real LoginView (GET the form, POST it with its CSRF token)."""
+    session = session or client.session
+    page = await session.get(client.make_url("/accounts/login/"))
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await page.text())
+    assert found is not None
+    form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": found[1]}
+    response = await session.post(
+        client.make_url("/accounts/login/"), data=form, allow_redirects=False
+    )
+    assert response.status == 302, await response.text()
+
+
+def cookies(client: Client, session: aiohttp.ClientSession | None = None) -> dict[str, str]:
+    """The cookies ``session`` holds for the test server."""
+    jar = (session or client.session).cookie_jar.filter_cookies(client.make_url("/"))
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def cookie_header(client: Client) -> str:
+    """The Cookie header a browser would send, for the ``websockets`` client."""
+    return "; ".join(f"{k}={v}" for k, v in cookies(client).items())
