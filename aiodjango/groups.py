@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from django.conf import settings
@@ -87,7 +87,7 @@ def build_backend(config: object) -> GroupBackend:
             f"AIODJANGO_GROUPS has keys {cls.__name__} does not take: {unknown!r}; it takes "
             f"{sorted(cls.OPTIONS | {'BACKEND'})!r}."
         )
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}  # each value checked above
     for key, value in config.items():
         if key in ("QUEUE_SIZE", "MAXLEN") and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1

@@ -27,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT, KeyT, StreamIdT
 
 from . import GroupBackend, SlowPolicy, decode_control, dispatch_control
 
@@ -39,6 +40,18 @@ _BATCH: Final = 1000  # entries per stream per XREAD; a full batch means the rea
 _HEARTBEAT: Final = 10.0  # seconds between heartbeats; a process is dead after 3 missed
 _BACKOFF: Final = (0.05, 2.0)  # first and largest reconnect delay, in seconds
 _LOST: Final = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _control_fields(raw: str) -> dict[FieldT, EncodableT]:
+    return {b"c": raw.encode()}
+
+
+def _streams(positions: dict[bytes, bytes]) -> dict[KeyT, StreamIdT]:
+    return dict(positions.items())
 
 
 def _id(raw: bytes) -> tuple[int, int]:
@@ -77,6 +90,7 @@ class RedisBackend(GroupBackend):
         self._wake_key: Final = f"{prefix}:wake:{self.worker}".encode()
         self._alive_key: Final = f"{prefix}:alive:{self.worker}"
         self._positions: dict[bytes, bytes] = {}  # stream key -> last id read
+        self._ordinals: dict[bytes, int] = {}  # stream key -> entries-added count at that id
         self._group_of: dict[bytes, str] = {}
         self._dirty: set[str] = set()
         self._presence_lock = asyncio.Lock()
@@ -101,16 +115,17 @@ class RedisBackend(GroupBackend):
     async def _start(self) -> None:
         reader_name, pub_name = self.client_names
         self._redis = aioredis.Redis.from_url(self.url, client_name=pub_name)
-        # The reader's own connection, retried by our loop (counted), never by redis-py's.
+        # The reader's one connection (XREAD and catch-up transactions alike), retried by our
+        # loop, which counts reconnects, never silently by redis-py's.
         self._reader = aioredis.Redis.from_url(
             self.url,
             client_name=reader_name,
-            single_connection_client=True,
+            max_connections=1,
             retry=Retry(NoBackoff(), 0),
             socket_timeout=_BLOCK_MS / 1000 + 10,
             socket_connect_timeout=5,
         )
-        self._positions[self._control_key] = await self._last_id(self._control_key)
+        await self._follow(self._control_key)
         self._positions[self._wake_key] = b"0-0"
         await self._redis.set(self._alive_key, b"1", ex=int(_HEARTBEAT * 3))
         loop = asyncio.get_running_loop()
@@ -131,20 +146,27 @@ class RedisBackend(GroupBackend):
         await self._reader.aclose()
         await self._redis.aclose()
         self._positions.clear()
+        self._ordinals.clear()
         self._group_of.clear()
 
-    async def _last_id(self, key: bytes) -> bytes:
+    async def _follow(self, key: bytes) -> None:
+        """Start following ``key`` from its newest entry (one atomic XINFO: id and count)."""
         assert self._redis is not None
-        last = await self._redis.xrevrange(key, count=1)
-        return last[0][0] if last else b"0-0"
+        try:
+            info = await self._redis.xinfo_stream(key)
+        except ResponseError:  # no such stream yet
+            position, ordinal = b"0-0", 0
+        else:
+            position, ordinal = info["last-generated-id"], info.get("entries-added", -1)
+        if key not in self._positions:  # a concurrent add() already follows it from earlier
+            self._positions[key] = position
+            self._ordinals[key] = ordinal
 
     # Membership.
     async def _subscribe(self, group: str) -> None:
         key = self.group_key(group)
-        position = await self._last_id(key)
-        if key not in self._positions:
-            self._positions[key] = position
-            self._group_of[key] = group
+        await self._follow(key)
+        self._group_of[key] = group
         assert self._redis is not None
         # Wakes the reader's XREAD BLOCK so it follows the new stream now; being a stream
         # entry, not a signal, it cannot fall between two XREADs.
@@ -153,6 +175,7 @@ class RedisBackend(GroupBackend):
     def _unsubscribe(self, group: str) -> None:
         key = self.group_key(group)
         self._positions.pop(key, None)
+        self._ordinals.pop(key, None)
         self._group_of.pop(key, None)
 
     async def _presence(self, group: str, local: int) -> None:
@@ -177,11 +200,12 @@ class RedisBackend(GroupBackend):
         """Sockets in ``group`` over every live process (dead processes' counts are dropped)."""
         assert self._redis is not None, "members() needs a started backend"
         key = self._presence_key(group)
-        counts: dict[bytes, bytes] = await self._redis.hgetall(key)
+        raw = await self._redis.hgetall(key)
+        counts = {_text(worker): int(count) for worker, count in raw.items()}
         if not counts:
             return 0
         workers = list(counts)
-        alive = await self._redis.mget([f"{self.prefix}:alive:{w.decode()}" for w in workers])
+        alive = await self._redis.mget([f"{self.prefix}:alive:{w}" for w in workers])
         dead = [w for w, flag in zip(workers, alive, strict=True) if flag is None]
         if dead:
             await self._redis.hdel(key, *dead)
@@ -197,7 +221,7 @@ class RedisBackend(GroupBackend):
                 await self._flush_presence()
 
     # Publishing.
-    def _fields(self, data: str | bytes) -> dict[bytes, bytes]:
+    def _fields(self, data: str | bytes) -> dict[FieldT, EncodableT]:
         if isinstance(data, str):
             return {b"t": _TEXT, b"d": data.encode()}
         return {b"t": _BINARY, b"d": data}
@@ -209,13 +233,13 @@ class RedisBackend(GroupBackend):
                 await client.xadd(
                     self.group_key(group),
                     self._fields(data),
-                    maxlen=self.maxlen,  # type: ignore[arg-type]
+                    maxlen=self.maxlen,
                 )
             return
         await self._redis.xadd(
             self.group_key(group),
             self._fields(data),
-            maxlen=self.maxlen,  # type: ignore[arg-type]
+            maxlen=self.maxlen,
         )
 
     def _sync_client(self) -> redis.Redis:
@@ -228,15 +252,15 @@ class RedisBackend(GroupBackend):
         self._sync_client().xadd(
             self.group_key(group),
             self._fields(data),
-            maxlen=self.maxlen,  # type: ignore[arg-type]
+            maxlen=self.maxlen,
         )
 
     async def _send_control(self, raw: str) -> None:
         assert self._redis is not None, "send_control() needs a started backend"
-        await self._redis.xadd(self._control_key, {b"c": raw.encode()}, maxlen=self.maxlen)
+        await self._redis.xadd(self._control_key, _control_fields(raw), maxlen=self.maxlen)
 
     def _send_control_sync(self, raw: str) -> None:
-        self._sync_client().xadd(self._control_key, {b"c": raw.encode()}, maxlen=self.maxlen)
+        self._sync_client().xadd(self._control_key, _control_fields(raw), maxlen=self.maxlen)
 
     # The reader.
     async def _read_loop(self) -> None:
@@ -256,7 +280,7 @@ class RedisBackend(GroupBackend):
 
     async def _read(self) -> Any:
         assert self._reader is not None
-        return await self._reader.xread(dict(self._positions), count=_BATCH, block=_BLOCK_MS)
+        return await self._reader.xread(_streams(self._positions), count=_BATCH, block=_BLOCK_MS)
 
     async def _catch_up(self) -> Any:
         """Read without blocking, atomically with each stream's trim state, to count gaps."""
@@ -266,18 +290,21 @@ class RedisBackend(GroupBackend):
         async with self._reader.pipeline(transaction=True) as pipe:
             for key in keys:
                 pipe.xinfo_stream(key)
-            pipe.xread(positions, count=_BATCH)
+            pipe.xread(_streams(positions), count=_BATCH)
             *infos, reply = await pipe.execute(raise_on_error=False)
         for key, info in zip(keys, infos, strict=True):
-            if isinstance(info, ResponseError):
-                continue  # no such stream yet: nothing published, nothing lost
-            deleted = info.get("max-deleted-entry-id")
-            if deleted is not None and _id(deleted) > _id(positions[key]):
+            ordinal = self._ordinals.get(key, -1)
+            if isinstance(info, ResponseError) or ordinal < 0 or "entries-added" not in info:
+                continue  # no stream yet (nothing lost), or a Redis before 7.0 (not counted)
+            # Trimming only drops the oldest entries: info says how many were ever dropped.
+            lost = info["entries-added"] - info["length"] - ordinal
+            if lost > 0:
+                self._ordinals[key] = ordinal + lost
                 group = self._group_of.get(key, key.decode())
                 self._count(
                     "gaps",
-                    f"Group {group!r} was trimmed past this process's resume point "
-                    f"({positions[key].decode()}): messages were lost; raise MAXLEN",
+                    f"Group {group!r} lost {lost} message(s) for this process: the stream was "
+                    f"trimmed past its resume point {positions[key].decode()}; raise MAXLEN",
                 )
         if isinstance(reply, Exception):
             raise reply
@@ -299,6 +326,8 @@ class RedisBackend(GroupBackend):
                 if _id(entry_id) <= seen:
                     continue
                 self._positions[key] = entry_id
+                if key in self._ordinals:
+                    self._ordinals[key] += 1
                 if key == self._control_key:
                     dispatch_control(*decode_control(fields[b"c"]))
                 elif key != self._wake_key:
