@@ -9,6 +9,12 @@
 ``python -m benchmarks.clients ttfb PORT PATH SECONDS``
     Sequential requests on fresh connections; prints the time from sending the request to the
     first body chunk's bytes, per request, as JSON.
+``python -m benchmarks.clients fanout PORTS PATH SOCKETS PUBLISH MESSAGES BURST``
+    Opens SOCKETS websockets spread over the comma-separated PORTS, waits for each one's
+    ``joined``, prints ``JOINED`` and waits for a line on stdin; then triggers publishes with
+    ``GET PUBLISH?seq=N``: MESSAGES spaced 0.2 s apart (time until every socket has each one),
+    then BURST back to back (messages delivered per second). Prints one JSON line. The
+    protocol is described in ``benchmarks/project/fanout.py``.
 
 The websocket client is a minimal RFC 6455 one (frames pre-masked once, asyncio protocols,
 uvloop when installed): a full client library costs about as much per message as the server
@@ -184,6 +190,153 @@ async def ttfb(port: int, path: str, seconds: float, marker: bytes) -> dict[str,
     return {"ttfb": times}
 
 
+class GroupProtocol(asyncio.Protocol):
+    """One receiving websocket: handshake, ``joined``, then every text frame timestamped."""
+
+    def __init__(self, request: bytes, arrivals: dict[int, list[float]]) -> None:
+        self.request = request
+        self.arrivals = arrivals
+        self.buffer = bytearray()
+        self.joined = asyncio.get_running_loop().create_future()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buffer[:end])
+            del self.buffer[: end + 4]
+            if not head.startswith(b"HTTP/1.1 101"):
+                self._fail(head.split(b"\r\n")[0].decode())
+                return
+            self.upgraded = True
+        while len(self.buffer) >= 2:
+            opcode, length, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(self.buffer) < 4:
+                    return
+                length, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            if len(self.buffer) < start + length:
+                return
+            payload = bytes(self.buffer[start : start + length])
+            del self.buffer[: start + length]
+            if opcode == 0x8:
+                self._fail(f"closed by the server: {payload[:2].hex()} {payload[2:]!r}")
+            elif opcode == 0x1 and payload == b"joined":
+                if not self.joined.done():
+                    self.joined.set_result(None)
+            elif opcode == 0x1:
+                self.arrivals.setdefault(int(payload), []).append(now)
+
+    def _fail(self, why: str) -> None:
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(why))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail("closed before joining")
+
+    def close(self) -> None:
+        """Send a close frame and drop the connection."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(CLOSE)
+            self.transport.close()
+
+
+async def _publish(port: int, path: str, seq: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {path}?seq={seq} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    )
+    head = await reader.read(65536)
+    writer.close()
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise ConnectionError(f"publish answered {head[:80]!r}")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else -1.0
+
+
+async def _delivered(
+    arrivals: dict[int, list[float]], seqs: range, count: int, limit: float
+) -> None:
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        if all(len(arrivals.get(seq, ())) >= count for seq in seqs):
+            return
+        await asyncio.sleep(0.001)
+
+
+async def fanout(
+    ports: list[int], path: str, count: int, publish: str, messages: int, burst: int
+) -> dict[str, float]:
+    """Fan-out latency (time until all ``count`` sockets have a message) and burst throughput."""
+    loop = asyncio.get_running_loop()
+    arrivals: dict[int, list[float]] = {}
+    gate = asyncio.Semaphore(50)
+
+    async def one(index: int) -> GroupProtocol:
+        port = ports[index % len(ports)]
+        async with gate:
+            _, protocol = await loop.create_connection(
+                lambda: GroupProtocol(_handshake(path, port), arrivals),
+                "127.0.0.1",
+                port,
+            )
+            await asyncio.wait_for(protocol.joined, 30)
+            return protocol
+
+    protocols = list(await asyncio.gather(*(one(index) for index in range(count))))
+    await asyncio.sleep(0.5)  # let the last joins settle in the backend
+    print("JOINED", flush=True)  # the runner reads the server's CPU time, then says go
+    await loop.run_in_executor(None, sys.stdin.readline)
+    to_all: list[float] = []
+    per_socket: list[float] = []
+    complete = 0
+    for seq in range(messages):
+        started = time.perf_counter()
+        await _publish(ports[seq % len(ports)], publish, seq)
+        await _delivered(arrivals, range(seq, seq + 1), count, 3.0)
+        times = arrivals.get(seq, [])
+        per_socket += [(at - started) * 1000 for at in times]
+        if len(times) >= count:
+            complete += 1
+            to_all.append((max(times) - started) * 1000)
+        else:
+            to_all.append(3000.0)  # not everyone within 3 s: counted as 3 s
+        await asyncio.sleep(0.2)
+    first = 1_000_000
+    seqs = range(first, first + burst)
+    started = time.perf_counter()
+    for seq in seqs:
+        await _publish(ports[seq % len(ports)], publish, seq)
+    await _delivered(arrivals, seqs, count, 15.0)
+    got = [at for seq in seqs for at in arrivals.get(seq, [])]
+    elapsed = (max(got) - started) if got else 1.0
+    for protocol in protocols:
+        protocol.close()
+    await asyncio.sleep(0.2)
+    return {
+        "delivered": len(got),
+        "expected": count * burst,
+        "per_second": len(got) / elapsed,
+        "all_p50_ms": _percentile(to_all, 0.5),
+        "all_p99_ms": _percentile(to_all, 0.99),
+        "socket_p99_ms": _percentile(per_socket, 0.99),
+        "complete": complete,
+        "delivered_all": sum(len(times) for times in arrivals.values()),
+    }
+
+
 def _run(coroutine: Coroutine[object, object, T]) -> T:
     try:
         import uvloop
@@ -194,13 +347,19 @@ def _run(coroutine: Coroutine[object, object, T]) -> T:
 
 def main() -> None:
     """Parse the command line, run one client, print its JSON result."""
-    mode, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    mode, path = sys.argv[1], sys.argv[3]
+    port = int(sys.argv[2]) if mode != "fanout" else 0
     if mode == "echo":
         print(json.dumps(_run(echo(port, path, int(sys.argv[4]), float(sys.argv[5])))))
     elif mode == "idle":
         _run(idle(port, path, int(sys.argv[4])))
     elif mode == "ttfb":
         print(json.dumps(_run(ttfb(port, path, float(sys.argv[4]), b"first chunk"))))
+    elif mode == "fanout":
+        ports = [int(each) for each in sys.argv[2].split(",")]
+        count, publish = int(sys.argv[4]), sys.argv[5]
+        result = fanout(ports, path, count, publish, int(sys.argv[6]), int(sys.argv[7]))
+        print(json.dumps(_run(result)))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -4,12 +4,17 @@
 * ``aiohttp``: bare aiohttp handlers, the physical limit (hello and websocket echo);
 * ``aiohttp-wsgi``: Django's WSGI app behind bare aiohttp-wsgi, ``BENCH_THREADS`` threads.
 
+``BENCH_GC_FREEZE=1`` moves every object alive after start-up into the garbage collector's
+permanent generation (``gc.freeze()``), so collections stop walking Django's objects: a
+diagnostic row that shows what that is worth.
+
 Every server runs on aiohttp's default asyncio loop with no access log, as uvicorn and daphne
 are run by the runner.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +69,11 @@ def build(kind: str) -> web.Application:
 def main() -> None:
     """Serve ``argv[1]`` on 127.0.0.1:``argv[2]`` until terminated."""
     kind, port = sys.argv[1], int(sys.argv[2])
-    web.run_app(build(kind), host="127.0.0.1", port=port, access_log=None, print=None)
+    app = build(kind)
+    if os.environ.get("BENCH_GC_FREEZE"):
+        gc.collect()
+        gc.freeze()
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

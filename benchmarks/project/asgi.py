@@ -13,6 +13,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from .fanout import FanoutConsumer  # noqa: E402
+
 
 class EchoConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """Channels' idiomatic echo: every text frame sent back."""
@@ -25,6 +27,11 @@ class EchoConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 channels_application = ProtocolTypeRouter(
     {
         "http": application,
-        "websocket": URLRouter([path("ws/echo/", EchoConsumer.as_asgi())]),
+        "websocket": URLRouter(
+            [
+                path("ws/echo/", EchoConsumer.as_asgi()),
+                path("fanout/ws/", FanoutConsumer.as_asgi()),
+            ]
+        ),
     }
 )
