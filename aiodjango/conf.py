@@ -57,6 +57,13 @@ class Settings:
         return value
 
     @property
+    def DB_THREADS(self) -> int:
+        """Most threads running async views' database work at once (docs/database.md)."""
+        value = _int_setting("AIODJANGO_DB_THREADS", 16, minimum=1, allow_none=False)
+        assert value is not None
+        return value
+
+    @property
     def MAX_BODY_SIZE(self) -> int | None:
         """Largest request body an async view may read; defaults to DATA_UPLOAD_MAX_MEMORY_SIZE."""
         default = getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", 2621440)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site built by ``mkdocs build --strict`` (skipped without the docs group)."""
-    pytest.importorskip("mkdocs", reason="install the docs group: pip install --group docs")
+    pytest.importorskip("mkdocs", reason="pip install mkdocs-material mkdocstrings[python]")
     pytest.importorskip("mkdocstrings_handlers.python")
     site_dir = tmp_path_factory.mktemp("site")
     build = subprocess.run(
@@ -48,3 +48,18 @@ def test_snippets_are_included(site: Path) -> None:
     assert "--8&lt;--" not in html
     assert "chat_ws" in html
     assert "arecent_messages" in html
+
+
+def test_screenshots_are_shown(site: Path) -> None:
+    """The demo's screenshots (made by the browser test) are in the site and on its pages."""
+    for name in ("demo-desktop.png", "demo-phone.png"):
+        assert (site / "img" / name).stat().st_size > 10_000
+    assert "img/demo-desktop.png" in (site / "index.html").read_text()
+    assert "img/demo-phone.png" in (site / "tutorial" / "index.html").read_text()
+
+
+def test_quickstart_is_in_the_nav(site: Path) -> None:
+    """The Quickstart page is built and linked from the navigation."""
+    html = (site / "quickstart" / "index.html").read_text()
+    assert "from <code>startproject</code> to a websocket" in html
+    assert 'href="quickstart/"' in (site / "index.html").read_text()
