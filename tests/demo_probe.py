@@ -137,6 +137,13 @@ async def probe(client: Client) -> dict[str, Any]:
             await status_and_location(alice, f"{base}/api/messages/abc/")
         )[0]
 
+        async with alice.get(f"{base}/rooms/no-such-room/") as response:
+            seen["friendly_404"] = [response.status, await response.text()]
+        seen["favicon"] = await status_and_location(alice, f"{base}/favicon.ico")
+        for name in ("chat.css", "chat.js", "favicon.svg"):
+            async with alice.get(f"{base}/static/chat/{name}") as response:
+                seen[f"static_{name}"] = [response.status, response.content_type]
+
         token = jar.filter_cookies(URL(base))["csrftoken"].value
         async with alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
             await ws.receive_json(timeout=TIMEOUT)  # joined
@@ -167,5 +174,6 @@ if __name__ == "__main__":
     django.setup()
     call_command("migrate", verbosity=0)
     call_command("createdemo")
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG is off: see test_demo
     observations = asyncio.run(main())
     sys.stdout.write("\nPROBE " + json.dumps(observations) + "\n")

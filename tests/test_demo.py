@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -47,7 +48,7 @@ def database_url(
 
 
 @pytest.fixture(scope="module")
-def seen(database_url: str) -> dict[str, Any]:
+def seen(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One probe run of the demo: the observations it printed."""
     env = {
         **os.environ,
@@ -55,7 +56,8 @@ def seen(database_url: str) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "demo"), str(ROOT)]),
     }
-    env.pop("DJANGO_DEBUG", None)
+    env["DJANGO_DEBUG"] = "0"  # as in production: the 404 template, STATIC_ROOT served
+    env["DJANGO_STATIC_ROOT"] = str(tmp_path_factory.mktemp("static"))
     run = subprocess.run(
         [sys.executable, "-W", "error", "-m", "tests.demo_probe"],
         cwd=ROOT,
@@ -97,11 +99,28 @@ def test_login_through_django_auth_views(seen: dict[str, Any]) -> None:
 
 
 def test_room_list_links_rooms_with_url_tag(seen: dict[str, Any]) -> None:
-    """The room list is a Django template linking the migration's rooms with {% url %}."""
+    """The room list links the migration's rooms with {% url %}, sorted ignoring case."""
     status, html = seen["room_list"]
     assert status == 200
-    for slug in ("lobby", "django", "aiohttp"):
-        assert f'href="/rooms/{slug}/"' in html
+    links = re.findall(r'href="/rooms/([\w-]+)/"', html)
+    assert links == ["aiohttp", "django", "lobby"]  # "aiohttp" < "Django" < "Lobby"
+
+
+def test_friendly_404_with_debug_off(seen: dict[str, Any]) -> None:
+    """An unknown room is the demo's own 404 page (DEBUG off), not Django's technical one."""
+    status, html = seen["friendly_404"]
+    assert status == 404
+    assert "Nothing here" in html
+    assert 'href="/"' in html  # back to the rooms
+
+
+def test_static_files_and_favicon(seen: dict[str, Any]) -> None:
+    """With DEBUG off the collected CSS, JS and favicon are served; /favicon.ico redirects."""
+    assert seen["static_chat.css"] == [200, "text/css"]
+    assert seen["static_chat.js"][0] == 200
+    assert seen["static_chat.js"][1] in {"text/javascript", "application/javascript"}
+    assert seen["static_favicon.svg"] == [200, "image/svg+xml"]
+    assert seen["favicon"] == [302, "/static/chat/favicon.svg"]
 
 
 def test_room_page_has_websocket_url(seen: dict[str, Any]) -> None:

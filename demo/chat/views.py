@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from django.contrib.auth.decorators import login_required
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -21,8 +22,9 @@ from .models import HISTORY_SIZE, Message, Room
 # --8<-- [start:pages]
 @login_required
 def room_list(request: HttpRequest) -> HttpResponse:
-    """Every room, with a link to each (a sync Django view)."""
-    return render(request, "chat/room_list.html", {"rooms": Room.objects.all()})
+    """Every room, A to Z whatever the case, with a link to each (a sync Django view)."""
+    rooms = Room.objects.order_by(Lower("name"), "slug")
+    return render(request, "chat/room_list.html", {"rooms": rooms})
 
 
 @login_required

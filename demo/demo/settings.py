@@ -120,12 +120,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# python manage.py collectstatic fills it; DJANGO_STATIC_ROOT moves it (the tests do).
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+AIODJANGO_SERVE_STATIC = True  # with DEBUG off, aiodjango serves STATIC_ROOT (docs/deployment.md)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --8<-- [start:login]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "room-list"
 LOGOUT_REDIRECT_URL = "login"
+# --8<-- [end:login]
 
 LOGGING = {
     "version": 1,

@@ -8,7 +8,9 @@ The async JSON endpoints sit in ``urlpatterns`` like any view; discovery finds t
 from __future__ import annotations
 
 # --8<-- [start:urls]
+from django.conf import settings
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 import chat.sockets  # noqa: F401  (its @async_view registers chat-ws)
 from chat import views
@@ -20,5 +22,6 @@ urlpatterns = [
     path("api/messages/<int:pk>/", views.message_detail, name="api-message"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("aiodjango.urls")),  # chat-ws: ws/rooms/<slug:room>/
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}chat/favicon.svg")),
 ]
 # --8<-- [end:urls]

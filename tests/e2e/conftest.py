@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
+DOCS_IMAGES = ROOT / "docs" / "img"
 CHROMIUM = Path(os.environ.get("AIODJANGO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -92,39 +93,72 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def demo_server(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo served by ``manage.py runserver`` on a free 127.0.0.1 port; its base URL."""
-    workdir = tmp_path_factory.mktemp("demo-server")
-    env = _demo_env(workdir / "demo.sqlite3")
-    manage = [sys.executable, str(ROOT / "demo" / "manage.py")]
-    for command in (["migrate", "--no-input"], ["createdemo"]):
-        done = subprocess.run(
-            [*manage, *command], env=env, cwd=ROOT, capture_output=True, text=True, check=False
-        )
-        if done.returncode:
-            pytest.fail(f"manage.py {command[0]} failed:\n{done.stdout}{done.stderr}")
-    port = _free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(process, f"{base}/accounts/login/", log)
-        yield base
-    finally:
-        process.terminate()
+class DemoServer:
+    """``manage.py runserver --noreload`` of the demo on one port, which can be restarted."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.env = _demo_env(workdir / "demo.sqlite3")
+        self.manage = [sys.executable, str(ROOT / "demo" / "manage.py")]
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> None:
+        """Migrate the fresh database and create the demo users, as scripts/demo does."""
+        for command in (["migrate", "--no-input"], ["createdemo"]):
+            done = subprocess.run(
+                [*self.manage, *command],
+                env=self.env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode:
+                pytest.fail(f"manage.py {command[0]} failed:\n{done.stdout}{done.stderr}")
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [*self.manage, "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_until_serving(self.process, f"{self.base}/accounts/login/", self.log)
+
+    def stop(self) -> None:
+        """SIGTERM (a graceful shutdown: open websockets get 1001), then wait for the exit."""
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            process.wait(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def demo(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The demo served by ``manage.py runserver`` on a free 127.0.0.1 port."""
+    server = DemoServer(tmp_path_factory.mktemp("demo-server"))
+    server.prepare()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo: DemoServer) -> str:
+    """The running demo's base URL."""
+    return demo.base
 
 
 @pytest.fixture
@@ -147,3 +181,10 @@ def artifacts() -> Path:
     """The gitignored folder where browser tests leave screenshots."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def docs_images() -> Path:
+    """docs/img/, where the screenshots shown in the docs are written (and committed)."""
+    DOCS_IMAGES.mkdir(exist_ok=True)
+    return DOCS_IMAGES

@@ -1,4 +1,7 @@
-"""The demo chat in a real browser: two users talk live, history survives a reload."""
+"""The demo chat in a real browser: live chat, history, reconnects, logged-out tabs, screenshots.
+
+The screenshots of the docs (docs/img/demo-desktop.png, demo-phone.png) are made here.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
 
+    from .conftest import DemoServer
+
 TIMEOUT_MS = 20_000
 
 
-async def log_in(browser: Browser, base: str, username: str) -> Page:
+async def log_in(
+    browser: Browser, base: str, username: str, width: int = 1280, height: int = 720
+) -> Page:
     """A new browser context (its own cookies) logged in through Django's login form."""
-    context = await browser.new_context()
+    phone = width < 600
+    context = await browser.new_context(
+        viewport={"width": width, "height": height},
+        device_scale_factor=2 if phone else 1,
+        is_mobile=phone,
+        has_touch=phone,
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = await context.new_page()
     await page.goto(f"{base}/")
@@ -79,16 +92,81 @@ async def test_two_users_chat_live(browser: Browser, demo_server: str, artifacts
 
 
 async def test_logout_in_another_tab_closes_the_chat(browser: Browser, demo_server: str) -> None:
-    """Logging out in one tab closes the websocket of the room open in another (4001)."""
+    """Logging out in another tab closes this tab's chat (4001): it says so, disables the
+    input, stops showing the user, links to the login page, and does not reconnect."""
     from playwright.async_api import expect
 
     room = await log_in(browser, demo_server, "alice")
     await join(room, demo_server, "django")
+    await expect(room.locator("#text")).to_be_enabled()
     other_tab = await room.context.new_page()
     await other_tab.goto(f"{demo_server}/")
     await other_tab.click("form.logout button")
     await other_tab.wait_for_url(re.compile(r"/accounts/login/$"))
-    await expect(room.locator("#status")).to_contain_text("Disconnected (4001")
+    await expect(room.locator("#chat")).to_have_attribute("data-state", "disconnected")
+    await expect(room.locator("#status")).to_contain_text("You are logged out")
+    await expect(room.locator("#status a")).to_have_attribute(
+        "href", "/accounts/login/?next=/rooms/django/"
+    )
+    await expect(room.locator("#text")).to_be_disabled()
+    await expect(room.locator("#send button")).to_be_disabled()
+    await expect(room.locator("#whoami")).to_have_count(0)
+
+
+async def test_reconnects_after_a_server_restart(browser: Browser, demo: DemoServer) -> None:
+    """When the server restarts, the room shows "Reconnecting in N s", then reconnects by
+    itself and chats again, without a reload."""
+    from playwright.async_api import expect
+
+    page = await log_in(browser, demo.base, "bob")
+    await join(page, demo.base, "lobby")
+    await page.evaluate("window.stillTheSamePage = true")
+    demo.stop()
+    try:
+        await expect(page.locator("#chat")).to_have_attribute("data-state", "reconnecting")
+        await expect(page.locator("#status")).to_contain_text(re.compile(r"Reconnecting"))
+        await expect(page.locator("#text")).to_be_disabled()
+    finally:
+        demo.start()
+    await expect(page.locator("#chat")).to_have_attribute("data-state", "connected", timeout=60_000)
+    await expect(page.locator("#status")).to_have_text("Connected")
+    text = f"Back after the restart ({uuid.uuid4().hex[:8]})"
+    await say(page, text)
+    await expect(page.locator("#messages li.own", has_text=text)).to_be_visible()
+    assert await page.evaluate("window.stillTheSamePage") is True
+
+
+CONVERSATION = (
+    ("alice", "Hi Bob! Is the new release out?"),
+    ("bob", "Almost: the websocket tests are green, static files too."),
+    ("alice", "Nice. Does it work with gunicorn?"),
+    ("bob", "Yes, and with python -m aiodjango. One server, Django views and websockets."),
+    ("alice", "Then let's ship it today."),
+)
+
+
+async def test_screenshots_for_the_docs(
+    browser: Browser, demo_server: str, docs_images: Path
+) -> None:
+    """A conversation in the aiohttp room, photographed at desktop (1280) and phone (390)
+    widths for the docs; own messages are marked as such."""
+    from playwright.async_api import expect
+
+    alice = await log_in(browser, demo_server, "alice", 1280, 640)
+    bob = await log_in(browser, demo_server, "bob", 390, 760)
+    await join(alice, demo_server, "aiohttp")
+    await join(bob, demo_server, "aiohttp")
+    pages = {"alice": alice, "bob": bob}
+    for user, text in CONVERSATION:
+        await say(pages[user], text)
+        for page in pages.values():
+            await expect(page.locator("#messages li", has_text=text)).to_be_visible()
+    await expect(alice.locator("#messages li.own")).to_have_count(3)
+    await expect(bob.locator("#messages li.own")).to_have_count(2)
+    for page in pages.values():
+        await page.locator("#text").blur()
+    await alice.screenshot(path=str(docs_images / "demo-desktop.png"))
+    await bob.screenshot(path=str(docs_images / "demo-phone.png"))
 
 
 async def test_anonymous_is_redirected_to_login(browser: Browser, demo_server: str) -> None:

@@ -1,4 +1,10 @@
 // The room page's client: joins the room's websocket, shows history and live messages, sends.
+//
+// It shows the connection's state on #status (and as data-state on #chat, for tests and CSS):
+// connecting, connected, reconnecting (with a countdown) and disconnected. Dropped connections
+// (server restart, network) are retried with exponential backoff and jitter; closes that
+// retrying cannot fix (4001: this user logged out; 4404: no such room) are final and disable
+// the form. Server messages: {"type": "history" | "message" | "error" | "presence", ...}.
 "use strict";
 (function () {
   const root = document.getElementById("chat");
@@ -6,45 +12,120 @@
   const status = document.getElementById("status");
   const form = document.getElementById("send");
   const input = document.getElementById("text");
-  const ws = new WebSocket(root.dataset.wsUrl);
+  const button = form.querySelector("button");
+  const online = document.getElementById("online");
+  const onlineUsers = document.getElementById("online-users");
+  const me = root.dataset.user;
+  const FINAL = { 4001: "You are logged out (in this tab or another).", 4404: "This room does not exist." };
+  const MAX_DELAY = 30;
+  let ws = null;
+  let attempt = 0;
+  let countdown = null;
 
-  // Messages are kept in id order, once each: history and live messages may overlap on join.
+  function setState(state, text, link) {
+    root.dataset.state = state;
+    status.textContent = text;
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      status.append(" ", a);
+    }
+    const usable = state === "connected";
+    input.disabled = !usable;
+    button.disabled = !usable;
+  }
+
+  // Messages are kept in id order, once each: history and live messages overlap on (re)join.
   function show(message) {
     if (list.querySelector(`li[data-id="${message.id}"]`)) return;
     const item = document.createElement("li");
     item.dataset.id = String(message.id);
+    if (message.user === me) item.classList.add("own");
+    const meta = document.createElement("div");
+    meta.className = "meta";
     const user = document.createElement("span");
     user.className = "user";
     user.textContent = message.user;
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = message.text;
     const time = document.createElement("time");
     time.dateTime = message.created;
-    time.textContent = new Date(message.created).toLocaleTimeString();
-    item.append(user, text, time);
+    time.textContent = new Date(message.created).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    meta.append(user, time);
+    const text = document.createElement("div");
+    text.className = "text";
+    text.textContent = message.text;
+    item.append(meta, text);
     const later = Array.from(list.children).find((li) => Number(li.dataset.id) > message.id);
     list.insertBefore(item, later || null);
-    list.scrollTop = list.scrollHeight;
+    if (!later) list.scrollTop = list.scrollHeight;
   }
 
-  ws.addEventListener("open", () => { status.textContent = "Connected."; });
-  ws.addEventListener("close", (event) => {
-    status.textContent = `Disconnected (${event.code}${event.reason ? ": " + event.reason : ""}).`;
-  });
-  ws.addEventListener("message", (event) => {
-    const data = JSON.parse(event.data);
-    if (data.type === "history") {
-      data.messages.forEach(show);
-      root.dataset.joined = "true";
-    }
-    else if (data.type === "message") show(data.message);
-    else if (data.type === "error") status.textContent = data.error;
-  });
+  function showPresence(users) {
+    onlineUsers.replaceChildren(...users.map((name) => {
+      const item = document.createElement("li");
+      item.textContent = name === me ? `${name} (you)` : name;
+      return item;
+    }));
+    online.hidden = false;
+  }
+
+  function loggedOut() {
+    const whoami = document.getElementById("whoami");
+    if (whoami) whoami.closest("form").remove();
+    online.hidden = true;
+    setState("disconnected", FINAL[4001], { href: root.dataset.loginUrl, text: "Log in again" });
+  }
+
+  function connect() {
+    clearInterval(countdown);
+    setState(attempt ? "reconnecting" : "connecting", attempt ? "Reconnecting…" : "Connecting…");
+    let opened = false;
+    ws = new WebSocket(root.dataset.wsUrl);
+    ws.addEventListener("open", () => { opened = true; });
+    ws.addEventListener("message", (event) => {
+      const data = JSON.parse(event.data);
+      if (data.type === "history") {
+        data.messages.forEach(show);
+        attempt = 0;
+        setState("connected", "Connected");
+        root.dataset.joined = "true";
+        input.focus();
+      } else if (data.type === "message") show(data.message);
+      else if (data.type === "presence") showPresence(data.users);
+      else if (data.type === "error") status.textContent = data.error;
+    });
+    ws.addEventListener("close", (event) => {
+      ws = null;
+      if (event.code === 4001) return loggedOut();
+      if (FINAL[event.code]) return setState("disconnected", FINAL[event.code]);
+      if (!opened) return checkSession();
+      retry();
+    });
+  }
+
+  // A refused handshake looks like any network error (1006) to a browser: ask a page whether
+  // the session is still valid before retrying, so a logged-out tab says so instead of looping.
+  function checkSession() {
+    fetch(root.dataset.checkUrl, { credentials: "same-origin" })
+      .then((response) => (response.status === 403 ? loggedOut() : retry()))
+      .catch(retry);
+  }
+
+  function retry() {
+    const delay = Math.min(MAX_DELAY, 2 ** attempt) * (0.75 + Math.random() / 2);
+    attempt += 1;
+    let left = Math.ceil(delay);
+    const tick = () => setState("reconnecting", `Reconnecting in ${left} s…`);
+    tick();
+    countdown = setInterval(() => { left -= 1; if (left > 0) tick(); }, 1000);
+    setTimeout(connect, delay * 1000);
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (ws.readyState !== WebSocket.OPEN || !input.value.trim()) return;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !input.value.trim()) return;
     ws.send(JSON.stringify({ text: input.value }));
     input.value = "";
   });
+  connect();
 })();
