@@ -36,6 +36,15 @@ DATABASES = {
         "TEST": {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")},
     }
 }
+# PostgreSQL on 127.0.0.1:5432 for tests/test_database.py; pytest-django creates its test
+# database (the pid in its name) only when a collected test asks for this alias.
+DATABASES["postgres"] = {
+    "ENGINE": "django.db.backends.postgresql",
+    "HOST": "127.0.0.1",
+    "USER": "postgres",
+    "NAME": "postgres",
+    "TEST": {"NAME": f"test_aiodjango_{os.getpid()}"},
+}
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
