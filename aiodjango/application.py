@@ -16,6 +16,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
 from .conf import conf
+from .database import use_database_threads
 from .discovery import Endpoint, discover
 from .dispatch import wrap_view
 from .registry import AsyncViewRegistry, default_registry
@@ -78,6 +79,7 @@ def get_aio_application(
     )
     app[BRIDGE_KEY] = bridge
     track_websockets(app)  # on_shutdown closes open websockets with 1001
+    use_database_threads(app)  # async views' sync code on the database threads
 
     if include_static or serve_static_setting():  # STATIC_ROOT, cache headers: static.py
         app.middlewares.append(static_middleware())

@@ -28,6 +28,7 @@ from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 
 from .auth import csrf_rejection
+from .database import DatabaseLease
 from .interop import allowed_host, django_request, django_response, request_host
 from .registry import AsyncViewDef
 from .websocket import serve_websocket
@@ -95,7 +96,8 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
                 rejected = await csrf_rejection(request)
                 if rejected is not None:
                     return rejected
-            return await handler(request)  # type: ignore[no-any-return]
+            async with DatabaseLease():  # the view's sync code and async ORM: docs/database.md
+                return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPException:
             raise
         except Exception as exc:

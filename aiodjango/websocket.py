@@ -39,6 +39,7 @@ from django.utils.http import is_same_domain
 
 from .auth import cached_user, get_user, login_requirement
 from .conf import conf
+from .database import DatabaseLease
 from .interop import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
@@ -169,7 +170,8 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
     if tracker is not None:
         tracker.add(ws, request)
     try:
-        await view_def.handler(request, ws)
+        async with DatabaseLease(release_when_idle=True):  # no thread while idle
+            await view_def.handler(request, ws)
     except Exception as exc:
         if isinstance(exc, ConnectionError) and (ws.closed or _gone(request)):
             logger.debug("Websocket %s: the client went away (%r)", request.path, exc)
