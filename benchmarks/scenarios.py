@@ -295,7 +295,7 @@ def scenarios() -> list[Scenario]:
             [
                 Row(
                     "X-aiodjango",
-                    "aiodjango groups, gunicorn 2 workers (STUB)",
+                    "aiodjango.groups on Redis, gunicorn 2 workers",
                     "aiodjango-fanout",
                     "/fanout/ws/",
                     "/fanout/publish/",

@@ -67,12 +67,13 @@ def _uvicorn(env: Env | None = None, ws: bool = True) -> Server:
     return Server(argv, tuple((env or {}).items()), "/django/hello/", "/ws/echo/" if ws else None)
 
 
-def _gunicorn(*worker: str, env: Env | None = None, ws: bool = False) -> Server:
-    argv: tuple[str, ...] = (
-        str(BIN / "gunicorn"),
-        "benchmarks.project.wsgi:application",
-        "-b",
-    )
+def _gunicorn(
+    *worker: str,
+    env: Env | None = None,
+    ws: bool = False,
+    target: str = "benchmarks.project.wsgi:application",
+) -> Server:
+    argv: tuple[str, ...] = (str(BIN / "gunicorn"), target, "-b")
     argv += ("127.0.0.1:{port}", *worker, "--log-level", "warning")
     return Server(argv, tuple((env or {}).items()), "/django/hello/", "/ws/echo/" if ws else None)
 
@@ -118,7 +119,11 @@ SERVERS: dict[str, Server] = {
     # Fan-out over two processes on each side, sharing one Redis: gunicorn with two aiodjango
     # workers on one port; two daphnes (daphne has no workers) on two ports.
     "aiodjango-fanout": replace(
-        _gunicorn("-w", "2", "-k", "aiodjango.workers.GunicornWorker", env=FANOUT),
+        _gunicorn(
+            *("-w", "2", "-k", "aiodjango.workers.GunicornWorker"),
+            env=FANOUT,
+            target="benchmarks.project.fanout:aiodjango_app",
+        ),
         probe="/fanout/ready/",
         ws_probe="/fanout/ws/",
     ),

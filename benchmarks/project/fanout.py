@@ -6,11 +6,14 @@ Both sides speak the same protocol to ``benchmarks.clients fanout``:
 * ``GET <publish path>?seq=N`` publishes the text ``N`` to the group, then answers 200;
 * every socket in the group receives the text ``N``.
 
-The Channels side (``FanoutConsumer`` + ``channels_publish``) runs on daphne with
-channels_redis. The aiodjango side is a STUB until ``aiodjango.groups`` lands: see below.
+The Channels side (``FanoutConsumer`` + ``channels_publish``) runs on two daphnes with
+channels_redis; the aiodjango side on gunicorn with two aiodjango workers and the Redis groups
+backend (see below).
 """
 
 from __future__ import annotations
+
+import os
 
 from aiohttp import web
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -54,30 +57,61 @@ def channels_ready(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"ready")
 
 
-# --- aiodjango side: STUB, for the lead to fill in with aiodjango.groups ----------------------
+# --- aiodjango side, through aiodjango.groups --------------------------------------------------
 # What the client expects (same as the Channels side above):
 #   fanout_socket:  add ``ws`` to the group GROUP (through the Redis backend, so that a publish
 #                   in either gunicorn worker reaches it), send the text "joined", then keep the
 #                   socket open until the client closes it (membership ends with the socket).
 #   fanout_publish: publish ``request.query["seq"]`` as text to GROUP, answer 200.
-#   fanout_ready:   answer 200 once the above are written; 501 makes the runner skip the row.
-# Settings available: BENCH_REDIS_PREFIX (unique per run) is exported as AIODJANGO_REDIS_PREFIX
-# in benchmarks/project/settings.py; add the groups backend setting there when it exists.
+#   fanout_ready:   200 when ``aiodjango.groups`` can be imported; 501 makes the runner skip.
+# The backend is AIODJANGO_GROUPS in settings.py (Redis, keys under BENCH_REDIS_PREFIX).
+# ``aiodjango_app`` is gunicorn's target: it starts the backend with the app itself while
+# ``get_aio_application()`` does not (yet) call ``setup_groups``.
+
+try:
+    from aiodjango import groups
+except ImportError:  # an aiodjango without groups: the row is skipped
+    groups = None  # type: ignore[assignment]
 
 
 @async_view("fanout/ws/", name="fanout-ws", websocket=True)
 async def fanout_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
-    """STUB: join GROUP, send "joined", wait until closed."""
-    await ws.close(code=1011, message=NOT_WRITTEN.encode()[:120])
+    """Join GROUP, send "joined", wait until the client closes."""
+    if groups is None:
+        await ws.close(code=1011, message=NOT_WRITTEN.encode()[:120])
+        return
+    await groups.add(GROUP, ws)
+    await ws.send_str("joined")
+    async for _ in ws:
+        pass
 
 
 @async_view("fanout/publish/", name="fanout-publish")
 async def fanout_publish(request: web.Request) -> web.Response:
-    """STUB: publish ``seq`` to GROUP."""
-    return web.Response(status=501, text=NOT_WRITTEN)
+    """Publish ``seq`` to GROUP."""
+    if groups is None:
+        return web.Response(status=501, text=NOT_WRITTEN)
+    await groups.publish(GROUP, request.query["seq"])
+    return web.Response(text="published")
 
 
 @async_view("fanout/ready/", name="fanout-ready")
 async def fanout_ready(request: web.Request) -> web.Response:
-    """STUB: 501 until the two views above are written; then return 200."""
-    return web.Response(status=501, text=NOT_WRITTEN)
+    """The runner's start-up probe: 501 when this aiodjango has no groups."""
+    if groups is None:
+        return web.Response(status=501, text=NOT_WRITTEN)
+    return web.Response(text="ready")
+
+
+async def aiodjango_app() -> web.Application:
+    """gunicorn's target for the aiodjango side: the full app, with the groups backend started."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.project.settings")
+    django.setup()
+    from aiodjango.application import get_aio_application
+
+    app = get_aio_application()
+    if groups is not None and groups.GROUPS_KEY not in app:
+        groups.setup_groups(app)
+    return app

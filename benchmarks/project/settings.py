@@ -48,7 +48,11 @@ if os.environ.get("BENCH_FANOUT"):
             },
         }
     }
-    AIODJANGO_REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "aiodjango-bench")
+    AIODJANGO_GROUPS = {
+        "BACKEND": "aiodjango.backends.redis.RedisBackend",
+        "URL": "redis://127.0.0.1:6379/0",
+        "PREFIX": os.environ.get("BENCH_REDIS_PREFIX", f"aiodjango-bench-{os.getpid()}"),
+    }
 USE_TZ = True
 WSGI_APPLICATION = "benchmarks.project.wsgi.application"
 ASGI_APPLICATION = "benchmarks.project.asgi.application"
