@@ -250,30 +250,25 @@ class DatabaseLease(Executor):
             Django's request signals around the whole block.
     """
 
-    __slots__ = (
-        "_closed",
-        "_context",
-        "_in_flight",
-        "_pending",
-        "_threads",
-        "_token",
-        "_used",
-        "_worker",
-        "release_when_idle",
-    )
+    # Class-level defaults: a lease that is never used costs one attribute write (the view
+    # path creates one per request).
+    release_when_idle: bool = False
+    _threads: DatabaseThreads | None = None
+    _worker: _Worker | None = None
+    _pending: list[_Item] | None = None  # calls waiting for a thread
+    _in_flight: int = 0
+    _used: bool = False
+    _closed: bool = False
+    _context: contextvars.Context | None = None  # where request_started runs
+    _token: contextvars.Token[DatabaseLease | None] | None = None
 
     def __init__(
         self, threads: DatabaseThreads | None = None, *, release_when_idle: bool = False
     ) -> None:
-        self._threads = threads
-        self.release_when_idle: Final = release_when_idle
-        self._worker: _Worker | None = None
-        self._pending: list[_Item] | None = None  # calls waiting for a thread
-        self._in_flight = 0
-        self._used = False
-        self._closed = False
-        self._context: contextvars.Context | None = None
-        self._token: contextvars.Token[DatabaseLease | None] | None = None
+        if threads is not None:
+            self._threads = threads
+        if release_when_idle:
+            self.release_when_idle = True
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "holding a thread" if self._worker else "idle"
@@ -289,9 +284,7 @@ class DatabaseLease(Executor):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._token is not None, "DatabaseLease exited without being entered"
-        _current.reset(self._token)
-        self._token = None
+        _current.reset(self._token)  # type: ignore[arg-type]
         if not self._used:
             self._closed = True
             return
