@@ -8,24 +8,18 @@ One process, one event loop, aiohttp's ``AppRunner``. SIGTERM or SIGINT shut it 
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import logging
 import os
 import sys
-import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from aiohttp import web
+from django.core.exceptions import ImproperlyConfigured
 
 from . import server
-from .server import AppFactory
 
-if TYPE_CHECKING:
-    from .wsgi import WSGIApplication
-
-__all__ = ("load_application", "main")
+__all__ = ("main",)
 
 logger = logging.getLogger("aiodjango.server")
 
@@ -37,8 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "target",
-        help="module:attribute of the combined app (project.wsgi:app), of an async factory "
-        "returning it, or of Django's WSGI application (wrapped with get_aio_application()).",
+        help="module:attribute or module.attribute of the combined app (project.wsgi:app), of "
+        "a factory returning it, or of Django's WSGI application (wrapped with "
+        "get_aio_application()); see aiodjango.loading.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
     parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks one [8000]")
@@ -55,30 +50,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_application(target: str) -> web.Application | AppFactory:
-    """The app ``module:attribute`` names: an app, an async factory, or a wrapped WSGI app."""
-    module_name, sep, attribute = target.partition(":")
-    if not sep or not module_name or not attribute:
-        raise SystemExit(
-            f"Error: expected module:attribute (e.g. project.wsgi:app), got {target!r}"
-        )
-    module = importlib.import_module(module_name)
-    try:
-        obj: object = getattr(module, attribute)
-    except AttributeError:
-        raise SystemExit(f"Error: module {module_name!r} has no attribute {attribute!r}") from None
-    if isinstance(obj, web.Application):
-        return obj
-    if inspect.iscoroutinefunction(obj):
-        return cast(AppFactory, obj)
-    if callable(obj):
-        from .application import get_aio_application
+def _log_to_stderr() -> None:
+    """Show aiodjango's and aiohttp's INFO records, unless the project's LOGGING already does.
 
-        return get_aio_application(cast("WSGIApplication", obj))
-    raise SystemExit(
-        f"Error: {target!r} is {obj!r}; expected a web.Application, an async function returning "
-        "one, or a WSGI application."
-    )
+    A handler on the root logger as well as the project's own (the demo's ``"aiodjango"``
+    console handler) would print each line twice.
+    """
+    handler: logging.Handler | None = None
+    for name in ("aiodjango", "aiohttp"):
+        found = logging.getLogger(name)
+        if found.hasHandlers():
+            continue
+        if handler is None:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("[%(asctime)s] %(name)s: %(message)s"))
+        found.addHandler(handler)
+        if found.level == logging.NOTSET:
+            found.setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,8 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.settings:
         os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(name)s: %(message)s")
-    app = load_application(args.target)
+    from .loading import load_application  # imports Django: after --settings is in place
+
+    try:
+        app = load_application(args.target)
+    except ImproperlyConfigured as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    _log_to_stderr()
 
     if args.unix_socket:
         binders = [server.unix_site(args.unix_socket)]
@@ -111,27 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         logger.error("Cannot listen: %s", exc)
         return 1
+    except ImproperlyConfigured as exc:  # an async factory returned something else
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     logger.info("Stopped.")
     return 0
 
 
-def _exit(status: int) -> None:
-    # A Django view still running after the shutdown timeout would hold the interpreter's exit
-    # (it joins the WSGI pool's threads); the timeout is the promise, so leave without it.
-    stuck = [
-        t for t in threading.enumerate() if t.name.startswith("aiodjango-wsgi") and t.is_alive()
-    ]
-    if stuck:
-        for thread in stuck:
-            thread.join(0.5)
-        if any(t.is_alive() for t in stuck):
-            logger.warning("Exiting with Django requests still running after the timeout.")
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(status)
-    sys.exit(status)
-
-
 if __name__ == "__main__":
-    _exit(main())
+    server.exit_process(main())

@@ -88,7 +88,10 @@ def get_aio_application(
         for endpoint in endpoints
         if endpoint.view_def is not None
     }
-    app.router.register_resource(DjangoResource(Router(endpoints), handlers, bridge.handle_request))
+    resource = DjangoResource(
+        Router(endpoints), handlers, bridge.handle_request, fallback_expect=bridge.handle_expect
+    )
+    app.router.register_resource(resource)
     named: set[str] = set()
     for endpoint in endpoints:
         if endpoint.view_def is not None and endpoint.name and endpoint.name not in named:

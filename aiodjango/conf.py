@@ -71,10 +71,45 @@ class Settings:
 
     @property
     def WSGI_MAX_BODY_SIZE(self) -> int:
-        """Largest body buffered for Django (413 above); Django's own limits still apply."""
-        value = _int_setting("AIODJANGO_WSGI_MAX_BODY_SIZE", 2**30, minimum=0, allow_none=False)
+        """Largest non-multipart body a Django route gets (413 above); DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+        Django refuses a larger ``request.body`` anyway; refusing it before it is read keeps a
+        404 or a view that never reads the body from spooling it first.
+        """
+        django_limit = getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", 2621440)
+        default = self.WSGI_MAX_UPLOAD_SIZE if django_limit is None else django_limit
+        value = _int_setting("AIODJANGO_WSGI_MAX_BODY_SIZE", default, minimum=0, allow_none=False)
         assert value is not None
         return value
+
+    @property
+    def WSGI_MAX_UPLOAD_SIZE(self) -> int:
+        """Largest ``multipart/form-data`` body (file uploads) a Django route gets; 64 MiB."""
+        value = _int_setting("AIODJANGO_WSGI_MAX_UPLOAD_SIZE", 2**26, minimum=0, allow_none=False)
+        assert value is not None
+        return value
+
+    @property
+    def WSGI_QUEUE_SIZE(self) -> int:
+        """How many Django requests may wait for a busy pool's thread; more get 503 at once."""
+        value = _int_setting("AIODJANGO_WSGI_QUEUE_SIZE", 128, minimum=0, allow_none=False)
+        assert value is not None
+        return value
+
+    @property
+    def WSGI_QUEUE_TIMEOUT(self) -> float:
+        """Seconds a Django request waits for a thread before it gets 503 with Retry-After."""
+        return _float_setting("AIODJANGO_WSGI_QUEUE_TIMEOUT", 10.0, minimum=0)
+
+    @property
+    def KEEPALIVE_TIMEOUT(self) -> float:
+        """Seconds an idle connection stays open, and that a request's headers may take."""
+        value = getattr(settings, "AIODJANGO_KEEPALIVE_TIMEOUT", 15.0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ImproperlyConfigured(
+                f"AIODJANGO_KEEPALIVE_TIMEOUT must be a number of seconds > 0, got {value!r}."
+            )
+        return float(value)
 
     @property
     def SHUTDOWN_TIMEOUT(self) -> float:
@@ -83,11 +118,12 @@ class Settings:
 
     @property
     def APPLICATION(self) -> str | None:
-        """Dotted path of the combined app runserver serves; built from WSGI_APPLICATION if None."""
+        """What runserver serves (see aiodjango.loading); built from WSGI_APPLICATION if None."""
         value = getattr(settings, "AIODJANGO_APPLICATION", None)
         if value is not None and not isinstance(value, str):
             raise ImproperlyConfigured(
-                f"AIODJANGO_APPLICATION must be a dotted path string or None, got {value!r}."
+                "AIODJANGO_APPLICATION must be a dotted or module:attribute path string or None, "
+                f"got {value!r}."
             )
         return value
 

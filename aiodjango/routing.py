@@ -264,8 +264,9 @@ class _Route(web.AbstractRoute):
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
         resource: web.AbstractResource,
         name: str | None,
+        expect_handler: Callable[[web.Request], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__("*", handler, resource=resource)
+        super().__init__("*", handler, expect_handler=expect_handler, resource=resource)
         self._name = name
 
     @property
@@ -287,6 +288,7 @@ class DjangoResource(web.AbstractResource):
         router: Router,
         handlers: dict[int, Callable[[web.Request], Awaitable[web.StreamResponse]]],
         fallback: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        fallback_expect: Callable[[web.Request], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(name=None)
         self._router = router
@@ -294,7 +296,7 @@ class DjangoResource(web.AbstractResource):
             index: _Route(handler, self, router.endpoints[index].name)
             for index, handler in handlers.items()
         }
-        self._fallback = _Route(fallback, self, "django")
+        self._fallback = _Route(fallback, self, "django", fallback_expect)  # 413 before 100
 
     @property
     def canonical(self) -> str:

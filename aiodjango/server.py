@@ -1,30 +1,48 @@
 """Serving the combined app: one event loop and one graceful shutdown for every way to run it.
 
-``runserver``, ``python -m aiodjango`` and the gunicorn worker all call ``serve()``, so they stop
-the same way. aiohttp's ``AppRunner.cleanup()`` gives the order: stop listening, close idle
+``runserver``, ``python -m aiodjango`` and the gunicorn worker all call ``serve()``, so they serve
+and stop the same way. The runner ``make_runner()`` builds cancels a handler whose client left
+(aiohttp's ``handler_cancellation``) and closes a connection idle, or still sending its request
+headers, after ``AIODJANGO_KEEPALIVE_TIMEOUT`` seconds (aiohttp's ``AppRunner`` would wait 3,630).
+While serving, log handlers run off the loop (``aiodjango.log``), and the objects that start-up
+made are moved out of the garbage collector's sight (``gc.freeze()``).
+
+aiohttp's ``AppRunner.cleanup()`` gives the shutdown order: stop listening, close idle
 keep-alive connections, run ``on_shutdown`` (open websockets are closed with 1001 there), wait
 up to ``AIODJANGO_SHUTDOWN_TIMEOUT`` seconds for in-flight requests (Django views included),
-cancel what is left, then run ``on_cleanup`` (the WSGI thread pool is shut down).
+cancel what is left, then run ``on_cleanup`` (the WSGI thread pool is shut down). The whole of it
+has a hard deadline, the timeout plus ``CLEANUP_GRACE``; past it, and for Django views still
+running on their threads, ``exit_process()`` leaves without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import signal
 import socket
 import ssl
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from aiohttp import web
 
 from .conf import conf
+from .log import client_errors_as_info, deferred_logging
+from .wsgi import POOL_THREAD_PREFIX
 
 __all__ = (
+    "CLEANUP_GRACE",
     "AppFactory",
     "Binder",
+    "close_loop",
+    "exit_process",
+    "leave_if_stuck",
     "make_runner",
     "run",
     "serve",
@@ -34,6 +52,9 @@ __all__ = (
 )
 
 logger: Final = logging.getLogger("aiodjango.server")
+
+CLEANUP_GRACE: Final = 1.0
+"""Seconds beyond the shutdown timeout for cancelling what is left and running ``on_cleanup``."""
 
 Binder = Callable[[web.AppRunner], web.BaseSite]
 """Makes one listening site on a runner (a TCP address, a unix socket, an inherited socket)."""
@@ -57,16 +78,28 @@ def socket_site(sock: socket.socket, *, ssl_context: ssl.SSLContext | None = Non
     return lambda runner: web.SockSite(runner, sock, ssl_context=ssl_context)
 
 
+class _Runner(web.AppRunner):
+    """An ``AppRunner`` that remembers its drain time, for ``serve()``'s hard deadline."""
+
+    def __init__(self, app: web.Application, *, shutdown_timeout: float, **kwargs: Any) -> None:
+        super().__init__(app, shutdown_timeout=shutdown_timeout, **kwargs)
+        self.drain_timeout: Final = shutdown_timeout
+
+
 def make_runner(
     app: web.Application, *, shutdown_timeout: float | None = None, **kwargs: Any
 ) -> web.AppRunner:
-    """An ``AppRunner`` whose drain time is ``AIODJANGO_SHUTDOWN_TIMEOUT`` unless given.
+    """An ``AppRunner`` with aiodjango's serving defaults; ``kwargs`` go to aiohttp's ``Server``.
 
-    Signals are ours to handle (``run()`` does it), so aiohttp's own handling is off.
+    The drain time is ``AIODJANGO_SHUTDOWN_TIMEOUT`` and the keep-alive (and header) timeout
+    ``AIODJANGO_KEEPALIVE_TIMEOUT`` unless given; handlers are cancelled when their client
+    leaves. Signals are ours to handle (``run()`` does it), so aiohttp's own handling is off.
     """
     if shutdown_timeout is None:
         shutdown_timeout = conf.SHUTDOWN_TIMEOUT
-    return web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, **kwargs)
+    kwargs.setdefault("keepalive_timeout", conf.KEEPALIVE_TIMEOUT)
+    kwargs.setdefault("handler_cancellation", True)
+    return _Runner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, **kwargs)
 
 
 async def serve(
@@ -84,16 +117,29 @@ async def serve(
         until: awaited once the sites are up; returning starts the graceful shutdown.
         on_ready: called with the runner once every site listens (banner, gunicorn's booted).
     """
-    await runner.setup()
-    try:
-        for bind in binders:
-            await bind(runner).start()
-        if on_ready is not None:
-            on_ready(runner)
-        await until()
-        logger.info("Shutting down: no new connections; draining in-flight requests.")
-    finally:
-        await runner.cleanup()
+    drain = getattr(runner, "drain_timeout", conf.SHUTDOWN_TIMEOUT)
+    with deferred_logging(), client_errors_as_info():
+        await runner.setup()
+        try:
+            for bind in binders:
+                await bind(runner).start()
+            # What start-up built (Django, the URLconf, the app) lives as long as the process:
+            # the collector need not walk it again on every full collection.
+            gc.collect()
+            gc.freeze()
+            if on_ready is not None:
+                on_ready(runner)
+            await until()
+            logger.info("Shutting down: no new connections; draining in-flight requests.")
+        finally:
+            try:
+                async with asyncio.timeout(drain + CLEANUP_GRACE):
+                    await runner.cleanup()
+            except TimeoutError:
+                logger.warning(
+                    "Shutdown overran its %.1f s deadline; leaving what still runs.",
+                    drain + CLEANUP_GRACE,
+                )
 
 
 def run(
@@ -110,6 +156,7 @@ def run(
     A new loop each call, so it also works in the thread Django's autoreloader runs servers
     in. Signals can only be caught in the main thread; elsewhere the server runs until the
     process exits. A second signal during the shutdown is not caught: it stops at once.
+    Unlike ``asyncio.run()``, closing the loop waits for no thread (see ``exit_process()``).
     """
 
     async def main() -> None:
@@ -129,4 +176,64 @@ def run(
         runner = make_runner(application, shutdown_timeout=shutdown_timeout, **runner_kwargs)
         await serve(runner, binders, stop.wait, on_ready=on_ready)
 
-    asyncio.run(main())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        close_loop(loop)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop, timeout: float = CLEANUP_GRACE) -> None:
+    """Cancel the tasks left on ``loop`` and close it, waiting ``timeout`` at most for them.
+
+    ``asyncio.run()`` would wait without a limit for stubborn tasks and for the default
+    executor's threads (a stuck ``to_thread()`` call holds the exit forever).
+    """
+    try:
+        tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=timeout))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()  # shuts the default executor down without joining its threads
+
+
+def exit_process(status: int) -> NoReturn:
+    """Exit with ``status``, at once even if Django views still run (see ``leave_if_stuck()``)."""
+    leave_if_stuck(status)
+    sys.exit(status)
+
+
+def leave_if_stuck(status: int, *, join_timeout: float = 0.5) -> None:
+    """If threads still run after the shutdown (Django views past the timeout), exit now.
+
+    Threads that are only winding down get ``join_timeout`` seconds in all, not each. The
+    interpreter's normal exit would join every remaining non-daemon thread, however long its
+    view takes; the shutdown timeout is the promise, so then the logs are flushed and the
+    process leaves with ``os._exit``. Returns if nothing is stuck.
+    """
+    deadline = time.monotonic() + join_timeout
+    waiting = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.current_thread() and not thread.daemon
+    ]
+    for thread in waiting:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [thread for thread in waiting if thread.is_alive()]
+    if not stuck:
+        return
+    views = sum(thread.name.startswith(POOL_THREAD_PREFIX) for thread in stuck)
+    logger.warning(
+        "Exiting with %d Django request(s) still running after the timeout (%d thread(s) in all).",
+        views,
+        len(stuck),
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

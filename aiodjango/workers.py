@@ -7,22 +7,26 @@ stops every worker under ``-W error::DeprecationWarning``). And it serves throug
 websockets closed with 1001, in-flight requests get ``AIODJANGO_SHUTDOWN_TIMEOUT`` seconds
 (capped below gunicorn's ``--graceful-timeout``, after which the master kills the worker).
 
-The target may be the combined ``web.Application``, an async factory returning one (aiohttp's
-convention), or Django's WSGI ``application``, which is then wrapped with
-``get_aio_application()``.
+The target is loaded by ``aiodjango.loading``, as ``python -m aiodjango`` and runserver load
+theirs: the combined ``web.Application``, a factory returning one (an async one is awaited in
+each worker, aiohttp's convention), or Django's WSGI ``application``, then wrapped with
+``get_aio_application()``; as ``module:attribute`` or ``module.attribute``. A wrong target stops
+gunicorn with the loader's message ("App failed to load"), not an endless respawn.
+
+Connections follow ``AIODJANGO_KEEPALIVE_TIMEOUT``, not gunicorn's ``--keep-alive``, so every
+entry point has the same idle and header timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
-import sys
 from types import FrameType
-from typing import Any
 
 from aiohttp import web
 from aiohttp.worker import GunicornWebWorker
+from django.core.exceptions import ImproperlyConfigured
+from gunicorn.errors import AppImportError
 from gunicorn.workers import base
 
 from . import server
@@ -41,6 +45,19 @@ class GunicornWorker(GunicornWebWorker):
         # Skip GunicornWebWorker.init_process: it only adds the deprecated get_event_loop().
         base.Worker.init_process(self)
 
+    def load_wsgi(self) -> None:
+        """Load the target with aiodjango's loader (gunicorn's knows no factories, no dots)."""
+        from .loading import as_application, load_application  # imports Django, post-fork
+
+        target = self.app.app_uri
+        try:
+            if self.cfg.preload_app:  # the master has imported it already (gunicorn's rules)
+                self.wsgi = as_application(target, self.app.wsgi())
+            else:
+                self.wsgi = load_application(target)
+        except ImproperlyConfigured as exc:
+            raise AppImportError(str(exc)) from exc
+
     def run(self) -> None:
         """Serve until gunicorn asks us to stop, then exit with ``exit_code``."""
         # base.Worker sets booted before run(); the real boot (app, sockets) happens in _serve,
@@ -49,9 +66,8 @@ class GunicornWorker(GunicornWebWorker):
         try:
             self.loop.run_until_complete(self._serve())
         finally:
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
-        sys.exit(self.exit_code)
+            server.close_loop(self.loop)
+        server.exit_process(self.exit_code)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """SIGTERM: start the graceful shutdown now, not at the next heartbeat."""
@@ -59,27 +75,20 @@ class GunicornWorker(GunicornWebWorker):
         self._notify_waiter_done()
 
     async def _application(self) -> web.Application:
-        target: Any = self.wsgi
-        if inspect.iscoroutinefunction(target):
-            target = await target()
-            if not isinstance(target, web.Application):
-                raise RuntimeError(
-                    "aiodjango.workers.GunicornWorker: the factory must return a "
-                    f"web.Application (the worker makes the AppRunner), got {target!r}."
-                )
+        target = self.wsgi
         if isinstance(target, web.Application):
             return target
-        from .application import get_aio_application
-
-        return get_aio_application(target)  # gunicorn has checked it is callable
+        return await target()  # the loader's async factory, which checks what it returns
 
     async def _serve(self) -> None:
-        app = await self._application()
+        try:
+            app = await self._application()
+        except ImproperlyConfigured as exc:
+            raise AppImportError(str(exc)) from exc
         runner = server.make_runner(
             app,
             shutdown_timeout=min(conf.SHUTDOWN_TIMEOUT, self.cfg.graceful_timeout * 0.95),
             logger=self.log,
-            keepalive_timeout=self.cfg.keepalive,
             access_log=self.log.access_log if self.cfg.accesslog else None,
             access_log_format=self._get_valid_log_format(self.cfg.access_log_format),
         )

@@ -1,7 +1,8 @@
 """The WSGI bridge: Django's WSGI app behind aiohttp, through aiohttp-wsgi, with its defects fixed.
 
 This is the only module that imports ``aiohttp_wsgi``. Its ``WSGIHandler`` keeps the request-body
-spooling and size limit; we replace what 0.10 gets wrong:
+spooling (in memory up to ``FILE_UPLOAD_MAX_MEMORY_SIZE``, then a temporary file); we replace
+what 0.10 gets wrong:
 
 * ``PATH_INFO``/``SCRIPT_NAME`` carry the URL's bytes as latin-1 text (PEP 3333), so
   non-ASCII paths reach Django intact instead of garbled or as a 500;
@@ -10,6 +11,8 @@ spooling and size limit; we replace what 0.10 gets wrong:
 * ``wsgi.file_wrapper`` lets a ``FileResponse`` go out in blocks, never read whole into memory;
 * Django runs in a thread pool of its own (``AIODJANGO_WSGI_THREADS``), not the loop's default
   executor, so aiohttp's own blocking work never queues behind slow views;
+* bodies are bounded by Django's limits, checked before and while they stream in (413, and no
+  ``100 Continue`` for a body that will be refused), and the pool's queue is bounded (503);
 * header values are stripped (Django's ``Set-Cookie`` starts with a space) and repeated
   request headers keep Django's ``,`` joining except ``Cookie``, which uses ``;``.
 """
@@ -19,19 +22,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from io import BytesIO
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NoReturn, TypeVar
 from wsgiref.util import is_hop_by_hop
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp_wsgi.wsgi import WSGIHandler
+from django.conf import settings
 
+from .conf import conf
 from .interop import Environ
 from .interop import environ_for as _environ_for
 
-__all__ = ("WSGIBridge", "WSGIApplication", "environ_for")
+__all__ = ("POOL_THREAD_PREFIX", "WSGIApplication", "WSGIBridge", "environ_for")
 
 logger = logging.getLogger("aiodjango.wsgi")
 
@@ -39,6 +47,14 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Callable[[bytes], None]]
 WSGIApplication = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 FILE_BLOCK_SIZE: Final = 256 * 1024
+POOL_THREAD_PREFIX: Final = "aiodjango-wsgi"
+"""Names of the threads Django runs on (``python -m aiodjango`` counts the stuck ones at exit)."""
+
+_CLIENT_CLOSED: Final = (
+    499  # nginx's status for "the client left first"; only the access log sees it
+)
+_REFUSAL_LOG_INTERVAL: Final = 10.0
+_T = TypeVar("_T")
 
 
 class _FileWrapper:
@@ -126,40 +142,184 @@ def _close(result: object) -> None:
 
 
 class WSGIBridge(WSGIHandler):
-    """aiohttp-wsgi's handler with the fixes above; ``handle_request`` is the aiohttp handler."""
+    """aiohttp-wsgi's handler with the fixes above; ``handle_request`` is the aiohttp handler.
+
+    It also bounds what a Django request may cost before Django runs: the body is refused with
+    413 past ``max_request_body_size`` (``max_upload_size`` for ``multipart/form-data``), from
+    ``Content-Length`` or while it streams in; and when every thread is busy, at most
+    ``queue_size`` requests wait, each for ``queue_timeout`` seconds, before a 503 with
+    ``Retry-After``. A request whose client left while it waited never runs. A body that
+    stops arriving for ``body_timeout`` seconds (``AIODJANGO_KEEPALIVE_TIMEOUT``) gets 408.
+    """
 
     def __init__(
-        self, application: WSGIApplication, *, threads: int, max_request_body_size: int
+        self,
+        application: WSGIApplication,
+        *,
+        threads: int,
+        max_request_body_size: int,
+        max_upload_size: int | None = None,
+        queue_size: int | None = None,
+        queue_timeout: float | None = None,
+        body_timeout: float | None = None,
     ) -> None:
-        self.pool: Final = ThreadPoolExecutor(threads, thread_name_prefix="aiodjango-wsgi")
-        super().__init__(
-            application, executor=self.pool, max_request_body_size=max_request_body_size
+        self.pool: Final = ThreadPoolExecutor(threads, thread_name_prefix=POOL_THREAD_PREFIX)
+        self.max_upload_size: Final = (
+            conf.WSGI_MAX_UPLOAD_SIZE if max_upload_size is None else max_upload_size
         )
+        super().__init__(
+            application,
+            executor=self.pool,
+            max_request_body_size=max_request_body_size,
+            # Django's semantics: uploads stay in memory up to this size, then go to a file.
+            inbuf_overflow=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
+        )
+        self.body_timeout: Final = conf.KEEPALIVE_TIMEOUT if body_timeout is None else body_timeout
+        self.queue_size: Final = conf.WSGI_QUEUE_SIZE if queue_size is None else queue_size
+        self.queue_timeout: Final = (
+            conf.WSGI_QUEUE_TIMEOUT if queue_timeout is None else queue_timeout
+        )
+        self._free = threads
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._refused = 0
+        self._refused_logged_at = -_REFUSAL_LOG_INTERVAL
+
+    def _limit_for(self, request: web.BaseRequest) -> int:
+        if request.content_type == "multipart/form-data":
+            return self.max_upload_size
+        return self._max_request_body_size
+
+    async def handle_expect(self, request: web.Request) -> None:
+        """The route's expect handler: 413 for a too-large ``Content-Length``, else ``100``.
+
+        aiohttp's default sends ``100 Continue`` first, inviting the body it then refuses.
+        """
+        self._check_length(request)
+        expect = request.headers.get("Expect", "")
+        if request.version != HttpVersion11 or expect.lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
+
+    def _check_length(self, request: web.BaseRequest) -> None:
+        limit = self._limit_for(request)
+        if request.content_length is not None and request.content_length > limit:
+            self._too_large(limit, request.content_length)
+
+    @staticmethod
+    def _too_large(limit: int, size: int) -> NoReturn:
+        error = web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        error.force_close()  # the rest of the body is not wanted on this connection
+        raise error
 
     # Upstream returns a Response; a streamed one is a StreamResponse, which aiohttp accepts.
     async def handle_request(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
-        limit = self._max_request_body_size
-        if request.content_length is not None and request.content_length > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-        if not request.can_read_body:  # most GETs: no spooled file, no read loop
-            return await self._respond(
-                request, environ_for(request, BytesIO(), 0, executor=self.pool)
-            )
-        with self._body_io() as body:
-            length = 0
-            while block := await request.content.readany():
-                length += len(block)
-                if length > limit:
-                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
-                body.write(block)
-            body.seek(0)
-            environ = environ_for(request, body, length, executor=self.pool)
-            return await self._respond(request, environ)
+        try:
+            self._check_length(request)
+            if not request.can_read_body:  # most GETs: no spooled file, no read loop
+                return await self._run(
+                    request, environ_for(request, BytesIO(), 0, executor=self.pool)
+                )
+            limit = self._limit_for(request)
+            with self._body_io() as body:
+                length = 0
+                while block := await self._read_block(request):
+                    length += len(block)
+                    if length > limit:
+                        self._too_large(limit, length)
+                    body.write(block)
+                body.seek(0)
+                environ = environ_for(request, body, length, executor=self.pool)
+                return await self._run(request, environ)
+        except ConnectionError:
+            # The client left (mid-body or mid-response): an ordinary end, not a server error.
+            logger.debug("Client left during %s %s", request.method, request.path)
+            return web.Response(status=_CLIENT_CLOSED, reason="Client Closed Request")
 
-    async def _respond(self, request: web.Request, environ: Environ) -> web.StreamResponse:
+    async def _read_block(self, request: web.Request) -> bytes:
+        """The next part of the body; 408 if the client pauses longer than the keep-alive."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await request.content.readany()
+        except TimeoutError:
+            error = web.HTTPRequestTimeout(text="The request body stopped arriving.")
+            error.force_close()
+            raise error from None
+
+    async def _acquire(self) -> bool:
+        """Take a pool thread: at once, or after waiting in the bounded queue; False: refuse."""
+        if self._free > 0:
+            self._free -= 1
+            return True
+        if len(self._waiters) >= self.queue_size:
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed a thread just as we gave up: pass it on
+            else:
+                waiter.cancel()
+                with suppress(ValueError):
+                    self._waiters.remove(waiter)
+            if isinstance(exc, TimeoutError):
+                return False
+            raise
+        return True
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the thread goes straight to the next in line
+                return
+        self._free += 1
+
+    def _release_threadsafe(self, loop: asyncio.AbstractEventLoop) -> Callable[[object], None]:
+        def release(_: object) -> None:
+            with suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+                loop.call_soon_threadsafe(self._release)
+
+        return release
+
+    def _busy(self, request: web.Request) -> web.Response:
+        self._refused += 1
+        now = asyncio.get_running_loop().time()
+        if now - self._refused_logged_at >= _REFUSAL_LOG_INTERVAL:
+            logger.warning(
+                "Django's thread pool is saturated: %d request(s) refused with 503 so far "
+                "(see AIODJANGO_WSGI_THREADS and AIODJANGO_WSGI_QUEUE_*).",
+                self._refused,
+            )
+            self._refused_logged_at = now
+        retry_after = max(1, math.ceil(self.queue_timeout))
+        return web.Response(
+            status=503,
+            text="Server busy: every Django thread is in use. Retry later.\n",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def _run(self, request: web.Request, environ: Environ) -> web.StreamResponse:
+        """Run the request on a pool thread once one is free; the thread is ours until the end."""
+        if not await self._acquire():
+            return self._busy(request)
         loop = asyncio.get_running_loop()
-        code, reason, headers, chunks, iterator, result = await loop.run_in_executor(
-            self.pool, _start, self._application, environ
+        job = _Job(self, loop)
+        try:
+            if _gone(request):  # it waited, and its client left meanwhile: don't run Django
+                return web.Response(status=_CLIENT_CLOSED, reason="Client Closed Request")
+            return await self._respond(request, environ, job)
+        finally:
+            job.finish()
+
+    async def _respond(
+        self, request: web.Request, environ: Environ, job: _Job
+    ) -> web.StreamResponse:
+        code, reason, headers, chunks, iterator, result = await job.call(
+            _start, self._application, environ
         )
         if iterator is None:
             return web.Response(status=code, reason=reason, headers=headers, body=b"".join(chunks))
@@ -168,14 +328,71 @@ class WSGIBridge(WSGIHandler):
             await response.prepare(request)
             for chunk in chunks:
                 await response.write(chunk)
-            while True:
-                more: bytes | None = await loop.run_in_executor(self.pool, _next_chunk, iterator)
+            while not _gone(request):
+                more: bytes | None = await job.call(_next_chunk, iterator)
                 if more is None:
+                    await response.write_eof()
                     break
                 await response.write(more)  # raises once the client has gone
-            await response.write_eof()
             return response
         finally:
             # Closing stops a generator that is still running (client gone) and lets Django
             # send request_finished, on a pool thread like the rest of the request.
-            await asyncio.shield(loop.run_in_executor(self.pool, _close, result))
+            job.close_later(result)
+
+
+class _Job:
+    """One request's use of its pool thread: calls, and the release once the last one ends.
+
+    If the handler is cancelled (the client left) while a call runs, the thread is still
+    busy: it is released, and a started response closed, only when that call returns.
+    """
+
+    def __init__(self, bridge: WSGIBridge, loop: asyncio.AbstractEventLoop) -> None:
+        self._bridge = bridge
+        self._loop = loop
+        self._running: Future[Any] | None = None
+        self._closing: object = None
+
+    async def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        running = self._running = self._bridge.pool.submit(function, *args)
+        try:
+            return await asyncio.wrap_future(running, loop=self._loop)
+        except asyncio.CancelledError:
+            if function is _start:
+                running.add_done_callback(_close_started)
+            raise
+
+    def close_later(self, result: object) -> None:
+        self._closing = result
+
+    def finish(self) -> None:
+        running, closing = self._running, self._closing
+        release = self._bridge._release_threadsafe(self._loop)
+        if closing is not None:
+            # Ordered after any call still running on the thread (a cancelled next chunk).
+            def close(_: object = None) -> None:
+                try:
+                    _close(closing)
+                finally:
+                    release(None)
+
+            if running is not None and not running.done():
+                running.add_done_callback(lambda _: self._bridge.pool.submit(close))
+            else:
+                self._bridge.pool.submit(close)
+        elif running is not None and not running.done():
+            running.add_done_callback(release)
+        else:
+            self._bridge._release()
+
+
+def _close_started(running: Future[_Started]) -> None:
+    """A ``_start`` whose handler was cancelled: close what it returned (request_finished)."""
+    if not running.cancelled() and running.exception() is None:
+        _close(running.result()[5])
+
+
+def _gone(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

@@ -17,9 +17,12 @@ from django.test import override_settings
 from aiodjango.application import BRIDGE_KEY
 from aiodjango.management.commands.runserver import Command
 from tests.serving.harness import (
+    BAD_TARGETS,
+    TARGETS,
     copy_project,
     eventually,
     new_project,
+    refusal,
     running,
     slow_request,
 )
@@ -154,6 +157,7 @@ def _options(**overrides: object) -> dict[str, object]:
 def test_nothreading_gives_django_one_thread() -> None:
     """--nothreading runs Django views on a single thread."""
     app = Command().get_handler(**_options(use_threading=False))
+    assert isinstance(app, web.Application)
     assert app[BRIDGE_KEY].pool._max_workers == 1
 
 
@@ -161,15 +165,17 @@ def test_nothreading_gives_django_one_thread() -> None:
 def test_threading_uses_the_setting() -> None:
     """Without --nothreading the pool has AIODJANGO_WSGI_THREADS threads."""
     app = Command().get_handler(**_options())
+    assert isinstance(app, web.Application)
     assert app[BRIDGE_KEY].pool._max_workers == 3
 
 
-@override_settings(AIODJANGO_APPLICATION="tests.serving.aio_app.APP")
-def test_application_setting_loads_app() -> None:
-    """AIODJANGO_APPLICATION may name a ready web.Application."""
+@pytest.mark.parametrize("sep", [":", "."])
+def test_application_setting_loads_app(sep: str) -> None:
+    """AIODJANGO_APPLICATION may name a ready web.Application, dotted or colon."""
     from tests.serving import aio_app
 
-    assert Command().get_handler(**_options()) is aio_app.APP
+    with override_settings(AIODJANGO_APPLICATION=f"tests.serving.aio_app{sep}APP"):
+        assert Command().get_handler(**_options(use_static_handler=False)) is aio_app.APP
 
 
 @override_settings(AIODJANGO_APPLICATION="tests.serving.aio_app.make_app")
@@ -178,20 +184,53 @@ def test_application_setting_calls_factory() -> None:
     assert isinstance(Command().get_handler(**_options()), web.Application)
 
 
+@override_settings(AIODJANGO_APPLICATION="tests.serving.aio_app.application")
+def test_application_setting_wraps_wsgi_and_nothreading() -> None:
+    """Django's WSGI application is wrapped (it was a raw TypeError); --nothreading: 1 thread."""
+    app = Command().get_handler(**_options(use_threading=False))
+    assert isinstance(app, web.Application)
+    assert app[BRIDGE_KEY].pool._max_workers == 1
+
+
+@pytest.mark.parametrize("target", TARGETS)
+async def test_runserver_serves_every_kind_of_target(tmp_path: Path, target: str) -> None:
+    """AIODJANGO_APPLICATION as the combined app, an async or plain factory or Django's WSGI
+    app, dotted or colon: runserver serves both kinds of view."""
+    cwd, port, base = new_project(tmp_path)
+    args = ["manage.py", "runserver", "--noreload", str(port)]
+    with running(args, cwd, tmp_path, {"SERVING_APPLICATION": target}) as server:
+        assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
+        assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
+        assert (await server.get(f"{base}/static/project/hello.css"))[0] == 200
+        server.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.wait) == 0
+
+
+@pytest.mark.parametrize(("target", "what"), BAD_TARGETS)
+async def test_runserver_bad_target(tmp_path: Path, target: str, what: str) -> None:
+    """A wrong AIODJANGO_APPLICATION stops runserver with the loader's message."""
+    cwd = copy_project(tmp_path)
+    args = ["manage.py", "runserver", "--noreload", "0"]
+    with running(args, cwd, tmp_path, {"SERVING_APPLICATION": target}) as server:
+        assert await asyncio.to_thread(server.wait) != 0
+    assert refusal(target, what) in server.output
+
+
 @pytest.mark.parametrize(
     ("dotted", "message"),
     [
-        ("tests.serving.nowhere.app", "could not be imported"),
-        ("tests.serving.aio_app.NOT_AN_APP", "must name an aiohttp Application"),
+        ("tests.serving.nowhere.app", "No module named 'tests.serving.nowhere'"),
+        ("tests.serving.aio_app.NOT_AN_APP", "it is 'a string'"),
     ],
 )
 def test_application_setting_errors(dotted: str, message: str) -> None:
     """A wrong AIODJANGO_APPLICATION raises ImproperlyConfigured saying what is wrong."""
     with (
         override_settings(AIODJANGO_APPLICATION=dotted),
-        pytest.raises(ImproperlyConfigured, match=message),
+        pytest.raises(ImproperlyConfigured, match=f"Cannot serve {dotted!r}") as raised,
     ):
         Command().get_handler(**_options())
+    assert message in str(raised.value)
 
 
 def test_runserver_refuses_without_allowed_hosts() -> None:

@@ -20,7 +20,11 @@ DEFAULTS: dict[str, object] = {
     "MAX_BODY_SIZE": 2621440,
     "SHUTDOWN_TIMEOUT": 30.0,
     "TOKEN_AUTHENTICATOR": None,
-    "WSGI_MAX_BODY_SIZE": 2**30,
+    "KEEPALIVE_TIMEOUT": 15.0,
+    "WSGI_MAX_BODY_SIZE": 2621440,
+    "WSGI_MAX_UPLOAD_SIZE": 2**26,
+    "WSGI_QUEUE_SIZE": 128,
+    "WSGI_QUEUE_TIMEOUT": 10.0,
     "WSGI_THREADS": 16,
     "WS_ALLOWED_ORIGINS": (),
     "WS_CLOSE_TIMEOUT": 5.0,
@@ -35,7 +39,11 @@ BAD_VALUES: dict[str, object] = {
     "MAX_BODY_SIZE": "big",
     "SHUTDOWN_TIMEOUT": -1,
     "TOKEN_AUTHENTICATOR": 42,
+    "KEEPALIVE_TIMEOUT": 0,
     "WSGI_MAX_BODY_SIZE": None,
+    "WSGI_MAX_UPLOAD_SIZE": -1,
+    "WSGI_QUEUE_SIZE": 1.5,
+    "WSGI_QUEUE_TIMEOUT": "soon",
     "WSGI_THREADS": 0,
     "WS_ALLOWED_ORIGINS": "example.com",
     "WS_CLOSE_TIMEOUT": 0,
@@ -84,6 +92,15 @@ def test_max_body_size_follows_django() -> None:
         assert conf.MAX_BODY_SIZE == 1234
     with override_settings(AIODJANGO_MAX_BODY_SIZE=None):
         assert conf.MAX_BODY_SIZE is None
+
+
+def test_wsgi_body_size_follows_django() -> None:
+    """AIODJANGO_WSGI_MAX_BODY_SIZE defaults to DATA_UPLOAD_MAX_MEMORY_SIZE; None there means
+    the upload limit applies to every body."""
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1234):
+        assert conf.WSGI_MAX_BODY_SIZE == 1234
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=None, AIODJANGO_WSGI_MAX_UPLOAD_SIZE=99):
+        assert conf.WSGI_MAX_BODY_SIZE == 99
 
 
 @pytest.mark.parametrize(

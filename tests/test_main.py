@@ -10,10 +10,13 @@ import aiohttp
 import pytest
 
 from tests.serving.harness import (
+    BAD_TARGETS,
+    TARGETS,
     copy_project,
     eventually,
     file_exists,
     new_project,
+    refusal,
     running,
     slow_request,
 )
@@ -88,7 +91,7 @@ async def test_shutdown_timeout_cuts_slow_requests(tmp_path: Path) -> None:
                 async with await slow as response:
                     await response.read()
         assert await asyncio.to_thread(server.wait) == 0
-    assert "Django requests still running" in server.output
+    assert "1 Django request(s) still running" in server.output
 
 
 async def test_unix_socket(tmp_path: Path) -> None:
@@ -124,17 +127,60 @@ async def test_port_in_use_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in server.output
 
 
+@pytest.mark.parametrize("target", TARGETS)
+async def test_serves_every_kind_of_target(tmp_path: Path, target: str) -> None:
+    """The combined app, an async or plain factory and Django's WSGI app, dotted or colon."""
+    cwd, port, base = new_project(tmp_path)
+    with running(["-m", "aiodjango", target, "--port", str(port)], cwd, tmp_path) as server:
+        assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
+        assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
+        server.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.wait) == 0
+    output = server.output
+    # Logged once each, also when the project's LOGGING has its own aiodjango handler.
+    assert output.count("Serving ") == 1, output
+    assert output.count("Stopped.") == 1, output
+
+
+async def test_logs_once_with_project_logging(tmp_path: Path) -> None:
+    """A project LOGGING with a console handler on "aiodjango" (the demo's) prints lines once."""
+    cwd, port, base = new_project(tmp_path)
+    settings = cwd / "project" / "settings.py"
+    settings.write_text(
+        settings.read_text() + "\nLOGGING = {'version': 1, 'disable_existing_loggers': False,"
+        " 'handlers': {'console': {'class': 'logging.StreamHandler'}},"
+        " 'loggers': {'aiodjango': {'handlers': ['console'], 'level': 'INFO'}}}\n"
+    )
+    with running(
+        ["-m", "aiodjango", "project.wsgi:app", "--port", str(port)], cwd, tmp_path
+    ) as server:
+        assert (await server.get(f"{base}/async/"))[0] == 200
+        server.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.wait) == 0
+    assert server.output.count("Serving project.wsgi:app on") == 1, server.output
+    assert server.output.count("Stopped.") == 1, server.output
+
+
+@pytest.mark.parametrize(("target", "what"), BAD_TARGETS)
+async def test_bad_target(tmp_path: Path, target: str, what: str) -> None:
+    """A target that is not an app prints the loader's message and exits 2, no traceback."""
+    cwd = copy_project(tmp_path)
+    with running(["-m", "aiodjango", target, "--port", "0"], cwd, tmp_path) as server:
+        assert await asyncio.to_thread(server.wait) == 2
+    assert f"Error: {refusal(target, what)}" in server.output
+    assert "Traceback" not in server.output
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("project.wsgi", "expected module:attribute"),
+        ("project", "expected module:attribute or module.attribute"),
         ("project.wsgi:nothing", "has no attribute 'nothing'"),
-        ("project.settings:DEBUG", "expected a web.Application"),
     ],
 )
-async def test_bad_target(tmp_path: Path, target: str, message: str) -> None:
-    """A target that is not an app says what was expected and exits non-zero."""
+async def test_unimportable_target(tmp_path: Path, target: str, message: str) -> None:
+    """A target that cannot be imported says why and exits 2."""
     cwd = copy_project(tmp_path)
     with running(["-m", "aiodjango", target], cwd, tmp_path) as server:
-        assert await asyncio.to_thread(server.wait) != 0
+        assert await asyncio.to_thread(server.wait) == 2
     assert message in server.output

@@ -10,10 +10,13 @@ import aiohttp
 import pytest
 
 from tests.serving.harness import (
+    BAD_TARGETS,
+    TARGETS,
     copy_project,
     eventually,
     free_port,
     new_project,
+    refusal,
     running,
     slow_request,
 )
@@ -71,38 +74,26 @@ async def test_two_workers_serve_and_drain_on_sigterm(tmp_path: Path) -> None:
     assert "Shutting down: Master" in output
 
 
-async def test_wsgi_target_is_wrapped(tmp_path: Path) -> None:
-    """Pointing gunicorn at Django's WSGI ``application`` serves the combined app too."""
+@pytest.mark.parametrize("target", TARGETS)
+async def test_serves_every_kind_of_target(tmp_path: Path, target: str) -> None:
+    """The combined app, an async or plain factory and Django's WSGI app, dotted or colon."""
     cwd, port, base = new_project(tmp_path)
-    with running(_gunicorn("project.wsgi:application", port), cwd, tmp_path) as server:
+    args = _gunicorn(target, port)
+    args[args.index("--workers") + 1] = "1"
+    with running(args, cwd, tmp_path) as server:
         assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
         assert await server.get(f"{base}/sync/") == (200, "sync VERSION-1")
         server.signal(signal.SIGTERM)
         assert await asyncio.to_thread(server.wait) == 0
 
 
-async def test_async_factory_target(tmp_path: Path) -> None:
-    """An async factory (aiohttp's convention) is awaited in each worker."""
-    cwd, port, base = new_project(tmp_path)
-    with running(_gunicorn("project.wsgi:app_factory", port), cwd, tmp_path) as server:
-        assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
-        server.signal(signal.SIGTERM)
-        assert await asyncio.to_thread(server.wait) == 0
-
-
-@pytest.mark.parametrize(
-    ("target", "message"),
-    [
-        ("project.settings:DEBUG", "Application object must be callable"),
-        ("project.wsgi:not_an_app", "the factory must return a web.Application"),
-    ],
-)
-async def test_bad_target_stops_gunicorn(tmp_path: Path, target: str, message: str) -> None:
-    """A target that is not an app stops gunicorn with the reason, not an endless respawn."""
+@pytest.mark.parametrize(("target", "what"), BAD_TARGETS)
+async def test_bad_target_stops_gunicorn(tmp_path: Path, target: str, what: str) -> None:
+    """A wrong target stops gunicorn with the loader's message, not an endless respawn."""
     cwd = copy_project(tmp_path)
     with running(_gunicorn(target, free_port()), cwd, tmp_path) as server:
         assert await asyncio.to_thread(server.wait) != 0
-    assert message in server.output
+    assert refusal(target, what) in server.output
 
 
 async def test_max_requests_restarts_worker_gracefully(tmp_path: Path) -> None:

@@ -17,11 +17,14 @@ from pathlib import Path
 import aiohttp
 
 __all__ = (
+    "BAD_TARGETS",
     "PROJECT",
+    "TARGETS",
     "Server",
     "copy_project",
     "eventually",
     "file_exists",
+    "refusal",
     "free_port",
     "new_project",
     "running",
@@ -31,6 +34,28 @@ __all__ = (
 PROJECT = Path(__file__).resolve().parent
 REPO = PROJECT.parent.parent
 READY_DEADLINE = 60.0  # a hang guard for a broken server, not a speed expectation
+
+TARGETS = (
+    "project.wsgi:app",  # the combined app, colon form
+    "project.wsgi.app",  # the same, dotted form
+    "project.wsgi:app_factory",  # an async factory
+    "project.wsgi.make_app",  # a plain factory
+    "project.wsgi:application",  # Django's WSGI application, wrapped
+)
+"""What every entry point must serve: each serves the project's /sync/ and /async/."""
+
+BAD_TARGETS = (
+    ("project.settings:DEBUG", "True"),
+    ("project.wsgi:not_an_app", "a factory returning 'not an app'"),
+)
+"""Wrong targets, with what the loader's message says they are."""
+
+
+def refusal(target: str, what: str) -> str:
+    """The loader's one message for a wrong target, as every entry point prints it."""
+    from aiodjango.loading import ACCEPTED
+
+    return f"Cannot serve {target!r}: it is {what}; expected {ACCEPTED}."
 
 
 def free_port() -> int:

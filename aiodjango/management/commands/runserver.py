@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import inspect
 import logging
 import os
 import posixpath
 import sys
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -24,15 +24,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import SuspiciousFileOperation
 from django.db import connections
 from django.utils import autoreload
-from django.utils.module_loading import import_string
 from django.utils.version import get_docs_version
 
 from aiodjango import server
 from aiodjango.application import get_aio_application
 from aiodjango.conf import conf
+from aiodjango.loading import load_application
+from aiodjango.server import AppFactory
 
 if TYPE_CHECKING:
     from django.core.management.commands.runserver import Command as BaseRunserver
@@ -63,26 +64,36 @@ class Command(BaseRunserver):
     use_ipv6: bool
     _raw_ipv6: bool
 
-    def get_handler(self, *args: Any, **options: Any) -> web.Application:  # type: ignore[override]
+    def get_handler(  # type: ignore[override]
+        self, *args: Any, **options: Any
+    ) -> web.Application | AppFactory:
         """The app to serve: ``AIODJANGO_APPLICATION``, or one built from ``WSGI_APPLICATION``.
 
-        The WSGI app comes from Django's command, so in DEBUG (or with ``--insecure``) it is
-        wrapped in staticfiles' handler and static files are found through the finders.
-        ``--nothreading`` gives Django views a single thread.
+        ``AIODJANGO_APPLICATION`` is loaded as ``python -m aiodjango`` loads its target
+        (``aiodjango.loading``). Otherwise the WSGI app comes from Django's command, so in
+        DEBUG (or with ``--insecure``) it is wrapped in staticfiles' handler and static files
+        are found through the finders. ``--nothreading`` gives Django views a single thread.
         """
-        dotted = conf.APPLICATION
-        if dotted is None:
+        threads = None if options.get("use_threading", True) else 1
+        target = conf.APPLICATION
+        if target is None:
             wsgi_app = cast("WSGIApplication", super().get_handler(*args, **options))
-            if options.get("use_threading", True):
-                return get_aio_application(wsgi_app)
-            from django.test.utils import override_settings
+            return get_aio_application(wsgi_app, wsgi_threads=threads)
+        app = load_application(target, wsgi_threads=threads)
+        if not self._serves_static(options):
+            return app
+        middleware = _static_middleware(settings.STATIC_URL)
+        if isinstance(app, web.Application):
+            app.middlewares.insert(0, middleware)
+            return app
+        factory = app
 
-            with override_settings(AIODJANGO_WSGI_THREADS=1):
-                return get_aio_application(wsgi_app)
-        app = _load_application(dotted)
-        if self._serves_static(options):
-            app.middlewares.insert(0, _static_middleware(settings.STATIC_URL))
-        return app
+        async def with_static() -> web.Application:
+            built = await factory()
+            built.middlewares.insert(0, middleware)
+            return built
+
+        return with_static
 
     def _serves_static(self, options: dict[str, Any]) -> bool:
         if not apps.is_installed("django.contrib.staticfiles") or not settings.STATIC_URL:
@@ -123,6 +134,8 @@ class Command(BaseRunserver):
         shutdown_message = options.get("shutdown_message", "")
         if shutdown_message:
             self.stdout.write(shutdown_message)
+        if threading.current_thread() is threading.main_thread():  # --noreload
+            server.leave_if_stuck(0)  # else the interpreter would wait for stuck views
 
     def on_bind(self, server_port: int) -> None:
         """Print the banner, as Django's runserver does, naming what serves what."""
@@ -159,25 +172,6 @@ def _bound_port(runner: web.AppRunner, default: int) -> int:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     return default
-
-
-def _load_application(dotted: str) -> web.Application:
-    """The app ``AIODJANGO_APPLICATION`` names: an Application, or a callable returning one."""
-    try:
-        target = import_string(dotted)
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"AIODJANGO_APPLICATION {dotted!r} could not be imported: {exc}"
-        ) from exc
-    app = target if isinstance(target, web.Application) else None
-    if app is None and callable(target) and not inspect.iscoroutinefunction(target):
-        app = target()
-    if not isinstance(app, web.Application):
-        raise ImproperlyConfigured(
-            f"AIODJANGO_APPLICATION {dotted!r} must name an aiohttp Application (for example "
-            f"app = get_aio_application(application) in wsgi.py), got {target!r}."
-        )
-    return app
 
 
 def _static_middleware(static_url: str) -> Middleware:

@@ -1,7 +1,8 @@
 """Settings of the serving tests' project: DEBUG, staticfiles, aiodjango listed first.
 
-``SERVING_APPLICATION=1`` in the environment sets ``AIODJANGO_APPLICATION`` to ``project.wsgi.app``,
-and ``SERVING_SHUTDOWN_TIMEOUT`` sets ``AIODJANGO_SHUTDOWN_TIMEOUT``.
+``SERVING_APPLICATION=1`` in the environment sets ``AIODJANGO_APPLICATION`` to ``project.wsgi.app``
+(another value is taken as the target itself), and ``SERVING_<NAME>`` sets ``AIODJANGO_<NAME>``
+for the numeric settings below.
 """
 
 from __future__ import annotations
@@ -24,6 +25,25 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memor
 STATIC_URL = "/static/"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-if os.environ.get("SERVING_APPLICATION"):
-    AIODJANGO_APPLICATION = "project.wsgi.app"
+_target = os.environ.get("SERVING_APPLICATION")
+if _target:
+    AIODJANGO_APPLICATION = "project.wsgi.app" if _target == "1" else _target
 AIODJANGO_SHUTDOWN_TIMEOUT = float(os.environ.get("SERVING_SHUTDOWN_TIMEOUT", "30"))
+AIODJANGO_KEEPALIVE_TIMEOUT = float(os.environ.get("SERVING_KEEPALIVE_TIMEOUT", "15"))
+AIODJANGO_WSGI_THREADS = int(os.environ.get("SERVING_WSGI_THREADS", "16"))
+AIODJANGO_WSGI_QUEUE_SIZE = int(os.environ.get("SERVING_WSGI_QUEUE_SIZE", "128"))
+AIODJANGO_WSGI_QUEUE_TIMEOUT = float(os.environ.get("SERVING_WSGI_QUEUE_TIMEOUT", "10"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("SERVING_DATA_UPLOAD_MAX_MEMORY_SIZE", "2621440"))
+AIODJANGO_WSGI_MAX_UPLOAD_SIZE = int(os.environ.get("SERVING_WSGI_MAX_UPLOAD_SIZE", str(2**26)))
+if os.environ.get("SERVING_DEBUG") == "0":
+    DEBUG = False
+if os.environ.get("SERVING_BLOCKING_LOG"):  # a handler that blocks, as mail_admins can
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"slow": {"class": "project.views.BlockingHandler"}},
+        "loggers": {
+            name: {"handlers": ["slow"], "level": "INFO"}
+            for name in ("django.request", "django.security", "aiohttp.access")
+        },
+    }

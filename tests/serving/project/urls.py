@@ -11,4 +11,7 @@ urlpatterns = [
     path("async/", views.async_page),
     path("ws/", views.echo),
     path("slow/", views.slow),
+    path("fail/", views.fail),
+    path("body/", views.body_size),
+    path("async-body/", views.async_body_size),
 ]

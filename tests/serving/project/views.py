@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from pathlib import Path
 
 from aiohttp import web
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from aiodjango import async_view
 
@@ -39,3 +42,30 @@ def slow(request: HttpRequest) -> HttpResponse:
         Path(request.GET["started"]).touch()
     time.sleep(seconds)
     return HttpResponse(f"slept {seconds}")
+
+
+def fail(request: HttpRequest) -> HttpResponse:
+    """A Django view that raises: django.request logs it at ERROR (a 500 page)."""
+    raise RuntimeError("this view fails on purpose")
+
+
+@csrf_exempt
+def body_size(request: HttpRequest) -> HttpResponse:
+    """The length of the body Django received."""
+    return HttpResponse(str(len(request.body)))
+
+
+@async_view
+async def async_body_size(request: web.Request) -> web.Response:
+    """The length of the body an async view read."""
+    return web.Response(text=str(len(await request.read())))
+
+
+class BlockingHandler(logging.Handler):
+    """Sleeps ``SERVING_BLOCKING_LOG`` seconds per record, as a synchronous mail handler may,
+    then appends the record's message to the file ``SERVING_LOG_FILE`` names."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        time.sleep(float(os.environ["SERVING_BLOCKING_LOG"]))
+        with Path(os.environ["SERVING_LOG_FILE"]).open("a") as out:
+            out.write(record.getMessage() + "\n")

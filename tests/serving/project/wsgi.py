@@ -20,6 +20,11 @@ async def app_factory() -> web.Application:
     return app
 
 
+def make_app() -> web.Application:
+    """A plain factory, called with no arguments."""
+    return app
+
+
 async def not_an_app() -> str:
     """A factory returning the wrong thing, for the error message."""
     return "not an app"
