@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,12 +21,20 @@ __all__ = (
     "cookie_header",
     "cookies",
     "log_in",
+    "port_of",
+    "served_without_cancellation",
     "ws_connect",
     "ws_url",
 )
 
 Client = TestClient[web.Request, web.Application]
 PASSWORD = "correct horse battery"
+
+
+def port_of(client: Client) -> int:
+    """The test server's port (``TestClient.port`` is typed optional)."""
+    assert client.port is not None
+    return client.port
 
 
 def ws_url(client: Client, path: str) -> str:
@@ -70,3 +80,20 @@ def cookies(client: Client, session: aiohttp.ClientSession | None = None) -> dic
 def cookie_header(client: Client) -> str:
     """The Cookie header a browser would send, for the ``websockets`` client."""
     return "; ".join(f"{k}={v}" for k, v in cookies(client).items())
+
+
+@contextlib.asynccontextmanager
+async def served_without_cancellation(app: web.Application) -> AsyncIterator[int]:
+    """``app`` on 127.0.0.1 as a plain ``AppRunner`` serves it, yielding the port.
+
+    Unlike aiohttp's test server, handlers are not cancelled when their client leaves
+    (aiohttp's default), so what they do next (read, write) fails instead.
+    """
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()

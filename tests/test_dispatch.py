@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from aiodjango import get_aio_application
 from aiodjango.testing import serve
 
-from .helpers import Client
+from . import views
+from .helpers import Client, port_of, served_without_cancellation
 
 
 async def test_seed_example_hello(aio_client: Client) -> None:
@@ -154,3 +156,117 @@ async def test_zero_body_limit_refuses_any_body(settings: Any) -> None:
     async with serve(get_aio_application()) as client:
         big = await client.post("/echo-body/", data=io.BytesIO(b"x" * 3_000_000))
         assert (big.status, await big.text()) == (200, "3000000")
+
+
+async def _raw_request(port: int, head: bytes, *, body: bytes = b"") -> tuple[int, bytes]:
+    """Sends ``head`` (and ``body``) over a raw socket; returns the status and the response."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + body)
+    response = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    await writer.wait_closed()
+    return int(response.split(b" ", 2)[1]), response
+
+
+@pytest.mark.parametrize("path", ["/hello/", "/django/", "/items/42/"])
+async def test_absolute_form_with_evil_authority_is_400(
+    aio_client: Client, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`GET http://evil.example:1234/x/` with an allowed Host: the target's authority counts
+    (RFC 9112 §3.2.2), on async and Django routes alike."""
+    head = (
+        f"GET http://evil.example:1234{path} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port_of(aio_client)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with caplog.at_level(logging.ERROR, "django.security.DisallowedHost"):
+        status, response = await _raw_request(port_of(aio_client), head)
+    assert status == 400
+    assert b"Bad Request" in response
+    assert "evil.example:1234" in caplog.text
+
+
+async def test_absolute_form_with_allowed_authority_is_served(aio_client: Client) -> None:
+    """An absolute-form target naming an allowed host is served; the view sees that host."""
+    head = (
+        f"GET http://127.0.0.1:{port_of(aio_client)}/items/42/ HTTP/1.1\r\n"
+        "Host: evil.example\r\nConnection: close\r\n\r\n"
+    ).encode()
+    status, response = await _raw_request(port_of(aio_client), head)
+    assert status == 200
+    assert b'"pk": "42"' in response
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        ("/aio/exempt-fields/", "multipart/form-data", b"x=1"),
+        ("/aio/exempt-fields/", "multipart/form-data; boundary=zz", b"garbage"),
+        ("/aio/exempt-fields/", "multipart/form-data; boundary=zz", b"--zz\r\n\r\nx\r\n--zz--\r\n"),
+        ("/aio/post/", "multipart/form-data", b"x=1"),  # through Django's CSRF check first
+    ],
+)
+async def test_unparsable_multipart_is_400(
+    aio_client: Client, path: str, content_type: str, body: bytes
+) -> None:
+    """A multipart body request.post() (or Django, for CSRF) cannot parse is a 400, not a 500."""
+    await aio_client.get("/accounts/login/")  # the CSRF cookie: Django then reads the form
+    response = await aio_client.post(path, data=body, headers={"Content-Type": content_type})
+    assert response.status == 400
+    good = await aio_client.post("/aio/exempt-fields/", data={"a": "1", "b": "2"})
+    assert (good.status, await good.text()) == (200, "a,b")
+
+
+async def test_a_views_own_value_error_is_still_500(
+    aio_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only aiohttp's body parsing turns a ValueError into 400; a view's own stays a 500."""
+    with caplog.at_level(logging.ERROR, "django.request"):
+        response = await aio_client.get("/async-boom/")
+    assert response.status == 500
+
+
+async def test_client_leaving_mid_body_is_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    """A client that quits half-way through its body: no 500, no ERROR log, still serving
+    (on a server that does not cancel handlers, so the view's read fails)."""
+    caplog.set_level(logging.DEBUG)
+    async with served_without_cancellation(get_aio_application()) as port:
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                (
+                    f"POST /echo-body/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    "Content-Length: 100000\r\n\r\n"
+                ).encode()
+                + b"x" * 1000
+            )
+            await writer.drain()
+            await asyncio.sleep(0.05)  # the view is reading the body now
+            writer.transport.abort()
+        status, _ = await _raw_request(
+            port,
+            f"GET /hello/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode(),
+        )
+        assert status == 200
+    assert any("Client left" in r.getMessage() for r in caplog.records)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [(r.name, r.getMessage()) for r in errors]
+
+
+async def test_cancelled_view_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """With handler_cancellation, a client leaving cancels the view; nothing is logged as an
+    error (the serving layer turns the option on; aiohttp's test server has it on)."""
+    caplog.set_level(logging.DEBUG)
+    async with serve(get_aio_application()) as client:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(client))
+        writer.write(f"GET /hang/ HTTP/1.1\r\nHost: 127.0.0.1:{port_of(client)}\r\n\r\n".encode())
+        await writer.drain()
+        for _ in range(1000):  # until the view runs
+            if "started" in views.HANG:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(views.HANG["started"].wait(), 30)
+        writer.transport.abort()
+        await asyncio.wait_for(views.HANG["cancelled"].wait(), 30)
+        assert (await client.get("/hello/")).status == 200
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [(r.name, r.getMessage()) for r in errors]

@@ -69,6 +69,7 @@ urlpatterns = [
     path("echo-json/", views.echo_json),
     path("async-boom/", views.boom, name="async-boom"),
     path("teapot/", views.teapot),
+    path("hang/", views.hang),
     path("echo-body/", views.echo_body, name="echo-body"),
     path("url-for/", views.url_for_view, name="url-for"),
     path("not-found/", views.not_found),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
@@ -193,3 +194,22 @@ async def mutating(request: web.Request) -> web.Response:
     seen = sorted(kwargs)
     kwargs["added"] = True
     return web.Response(text=",".join(seen))
+
+
+# What the last /hang/ request's handler went through, for the cancellation test.
+HANG: dict[str, Any] = {}
+
+
+@async_view
+async def hang(request: web.Request) -> web.Response:
+    """Never answers: records that it started and whether it was cancelled."""
+    HANG.clear()
+    HANG["started"] = started = asyncio.Event()
+    HANG["cancelled"] = cancelled = asyncio.Event()
+    started.set()
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover - the wait never ends

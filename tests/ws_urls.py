@@ -18,6 +18,8 @@ urlpatterns = [
     path("aio/private-elsewhere/", ws_views.private_elsewhere),
     path("aio/private-sso/", ws_views.private_sso),
     path("ws/late/", ws_views.late_writer),
+    path("ws/flood/", ws_views.flood, name="ws-flood"),
+    path("aio/exempt-fields/", ws_views.exempt_fields),
     path("dj/whoami/", ws_views.django_whoami),
     path("aio/post/", ws_views.post_form, name="aio-post"),
     path("aio/exempt/", ws_views.exempt_form, name="aio-exempt"),

@@ -175,3 +175,32 @@ async def token_user(request: web.Request) -> AbstractBaseUser | None:
 
 
 # --8<-- [end:token]
+
+
+# What the last /ws/flood/ handler saw: the error its sends ended with.
+FLOOD: dict[str, Any] = {"error": None, "done": asyncio.Event()}
+
+
+@async_view(websocket=True)
+async def flood(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Writes 64 KiB messages as fast as the peer takes them, until the peer is gone."""
+    FLOOD["error"] = None
+    FLOOD["done"] = done = asyncio.Event()
+    chunk = b"x" * 65536
+    try:
+        await get_user(request)  # so that logout finds this socket
+        while True:
+            await ws.send_bytes(chunk)
+    except BaseException as exc:
+        FLOOD["error"] = exc
+        raise  # the framework's to judge: an ordinary end
+    finally:
+        done.set()
+
+
+@async_view
+@csrf_exempt
+async def exempt_fields(request: web.Request) -> web.Response:
+    """A CSRF-exempt async view parsing its form with aiohttp's request.post()."""
+    data = await request.post()
+    return web.Response(text=",".join(sorted(data)))
