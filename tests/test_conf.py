@@ -16,7 +16,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
 DEFAULTS: dict[str, object] = {
     "APPLICATION": None,
+    "DB_THREADS": 16,
     "DISCOVERY": "annotated",
+    "DB_THREADS": 16,
     "MAX_BODY_SIZE": 2621440,
     "SHUTDOWN_TIMEOUT": 30.0,
     "TOKEN_AUTHENTICATOR": None,
@@ -35,7 +37,9 @@ DEFAULTS: dict[str, object] = {
 
 BAD_VALUES: dict[str, object] = {
     "APPLICATION": 42,
+    "DB_THREADS": 0,
     "DISCOVERY": "everything",
+    "DB_THREADS": 0,
     "MAX_BODY_SIZE": "big",
     "SHUTDOWN_TIMEOUT": -1,
     "TOKEN_AUTHENTICATOR": 42,
