@@ -21,13 +21,20 @@ import psycopg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.signals import request_finished, request_started
 from django.db import connections
 
 from aiodjango import AsyncViewRegistry, get_aio_application
-from aiodjango.database import DatabaseLease, close_database_threads, database_threads
+from aiodjango.database import (
+    DatabaseLease,
+    DatabaseThreads,
+    close_database_threads,
+    database_threads,
+    install_router,
+)
 from aiodjango.testing import serve
 from tests.db_views import backend
 
@@ -363,3 +370,64 @@ async def test_a_lease_refuses_work_after_it_closed() -> None:
         pass
     with pytest.raises(RuntimeError, match="enter a new DatabaseLease"):
         lease.submit(print)
+
+
+def test_database_threads_need_a_positive_size() -> None:
+    """A pool of 0 threads is refused, naming the value."""
+    with pytest.raises(ValueError, match="size >= 1, got 0"):
+        DatabaseThreads(0)
+
+
+async def test_leases_wait_in_order_for_a_busy_pool() -> None:
+    """With one thread, a second lease's call waits (without blocking the loop) for the first."""
+    install_router(asyncio.get_running_loop())
+    pool = DatabaseThreads(1)
+    release = threading.Event()
+    order: list[str] = []
+
+    def blocked(name: str) -> str:
+        release.wait(20)
+        order.append(name)
+        return threading.current_thread().name
+
+    async def leased(name: str) -> str:
+        async with DatabaseLease(pool):
+            return await sync_to_async(blocked)(name)
+
+    first = asyncio.ensure_future(leased("first"))
+    second = asyncio.ensure_future(leased("second"))
+    await eventually(lambda: _is(_const(pool.waiting), 1), "the second lease waiting")
+    assert (pool.started, pool.lent) == (1, 1)
+    release.set()
+    threads = await asyncio.gather(first, second)
+    assert order == ["first", "second"]
+    assert threads[0] == threads[1]
+    assert "1/1 started, 1 idle, 0 waiting" in repr(pool)
+    pool.close()
+    await asyncio.to_thread(pool.join, 5)
+    assert pool.started == 0
+
+
+async def _const(value: int) -> int:
+    return value
+
+
+async def test_a_failing_request_started_receiver_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A request_started receiver that raises is logged on aiodjango.database; the view runs."""
+    install_router(asyncio.get_running_loop())
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("receiver broke")
+
+    request_started.connect(broken)
+    try:
+        async with DatabaseLease(DatabaseThreads(1)):
+            assert await sync_to_async(lambda: 42)() == 42
+    finally:
+        request_started.disconnect(broken)
+    assert any(
+        record.name == "aiodjango.database" and "receiver broke" in str(record.exc_info)
+        for record in caplog.records
+    )
