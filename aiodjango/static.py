@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -102,7 +103,7 @@ def _find(base: Path, relative: str) -> Path | None:
 
 
 def check_static_files(
-    app_configs: list[AppConfig] | None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """W010: with DEBUG off nothing serves static files. W011: STATIC_ROOT was not collected."""
     from django.apps import apps
