@@ -251,7 +251,7 @@ def _wait_ready(server: Server, port: int) -> None:
 def test_corpus(hostile: tuple[Server, int]) -> None:
     """Every malformed, oversized or smuggling request gets its 4xx or a close; no 500."""
     server, port = hostile
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(4) as pool:  # 2 threads + 2 queued: never a 503 here
         results = list(pool.map(lambda case: _status(_exchange(port, case[1])), CORPUS))
     print(f"\nhostile HTTP corpus: {len(CORPUS)} raw requests")
     wrong = [
@@ -415,3 +415,26 @@ def _websocket_that_stops_reading(port: int) -> socket.socket:
     except OSError:
         pass  # our own send buffer is full: the server stopped reading too
     return sock
+
+
+def test_queued_request_of_a_client_that_left_never_runs(
+    hostile: tuple[Server, int], tmp_path: Path
+) -> None:
+    """With both threads busy, a Django request whose client leaves while queued never runs:
+    a request queued after it runs, and the view of the one that left never started."""
+    _, port = hostile
+    busy = [tmp_path / f"busy-{n}" for n in range(2)]
+    with ThreadPoolExecutor(3) as pool:
+        holders = [pool.submit(_get, port, f"/slow/?s=1&started={path}") for path in busy]
+        deadline = time.monotonic() + HANG_GUARD
+        while not all(path.exists() for path in busy):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        left = tmp_path / "left"
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(_get_request(f"/slow/?s=0&started={left}"))
+        while (later := _get(port, "/sync/"))[0] == 503:  # queued after it, until served
+            time.sleep(0.1)
+        assert later == (200, b"sync VERSION-1")
+        assert [h.result()[0] for h in holders] == [200, 200]
+    assert not left.exists()
