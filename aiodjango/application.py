@@ -8,7 +8,6 @@ view Django's resolver would pick, or to Django's WSGI app (the bridge) otherwis
 from __future__ import annotations
 
 import warnings
-from contextlib import suppress
 from typing import Any, Final, cast
 
 from aiohttp import web
@@ -17,10 +16,10 @@ from django.core.wsgi import get_wsgi_application
 
 from .conf import conf
 from .database import use_database_threads
-from .discovery import Endpoint, discover
+from .discovery import discover
 from .dispatch import wrap_view
 from .registry import AsyncViewRegistry, default_registry
-from .routing import DjangoResource, NamedViewResource, Router
+from .routing import DjangoResource, Router, add_named_views
 from .static import serve_static_setting, static_middleware
 from .websocket import track_websockets
 from .wsgi import WSGIApplication, WSGIBridge
@@ -92,11 +91,7 @@ def get_aio_application(
         Router(endpoints), handlers, bridge.handle_request, fallback_expect=bridge.handle_expect
     )
     app.router.register_resource(resource)
-    named: set[str] = set()
-    for endpoint in endpoints:
-        if endpoint.view_def is not None and endpoint.name and endpoint.name not in named:
-            named.add(endpoint.name)
-            _register_name(app, endpoint)
+    add_named_views(app.router, endpoints)  # app.router[name].url_for(), as reverse()
 
     async def shutdown_pool(app: web.Application) -> None:
         app[BRIDGE_KEY].pool.shutdown(wait=False, cancel_futures=True)
@@ -104,9 +99,3 @@ def get_aio_application(
     app.on_cleanup.append(shutdown_pool)
     return app
 
-
-def _register_name(app: web.Application, endpoint: Endpoint) -> None:
-    # aiohttp only takes identifier-like names without keywords ("async-hello" is refused);
-    # reverse() still builds those, docs/async-views.md says so.
-    with suppress(ValueError):
-        app.router.register_resource(NamedViewResource(endpoint))

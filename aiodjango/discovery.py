@@ -15,12 +15,12 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from aiohttp import web
 from django.urls import URLPattern, URLResolver, get_resolver
-from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
+from django.urls.resolvers import RegexPattern
 
 from .registry import AsyncViewDef, AsyncViewRegistry, get_view_def
 
@@ -30,12 +30,9 @@ __all__ = (
     "classify",
     "discover",
     "is_ambiguous",
-    "literal_prefix",
-    "regex_tokens",
+    "level_of",
+    "make_endpoint",
 )
-
-_REGEX_META = frozenset(".^$*+?{}[]\\|()")
-_QUANTIFIERS = frozenset("*+?{")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,91 +46,34 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One URL pattern of the URLconf, in Django's resolution order (``index``)."""
+    """One URL pattern of the URLconf, in Django's resolution order (``index``).
+
+    ``subtree`` is set on the stand-in for an ``include()`` that includes a URLconf it is
+    already inside (Django resolves such recursion lazily): the router then resolves that
+    part of the URLconf the way Django does, pattern by pattern, when a request gets there.
+    The stand-in's ``urlpattern`` never matches. An endpoint found inside such a subtree
+    carries the ``index`` of the walked endpoint with the same URL pattern.
+    """
 
     index: int
     levels: tuple[Level, ...]
     urlpattern: URLPattern
     name: str | None
     view_def: AsyncViewDef | None
-    prefix: str = field(default="")
+    subtree: URLResolver | None = None
 
     @property
     def route(self) -> str:
-        """The whole route, prefixes joined, as Django's ``ResolverMatch.route`` shows it."""
-        return "".join(str(level.pattern) for level in self.levels) + str(self.urlpattern.pattern)
+        """The whole route as Django's ``ResolverMatch.route`` shows it (nested ``^`` dropped).
 
-
-def literal_prefix(pattern: object) -> tuple[str, bool]:
-    """The text every match of ``pattern`` starts with, and whether that text is all of it.
-
-    Unknown pattern kinds, unanchored regexes and inline flags give ``("", False)``: the
-    endpoint is then tried for every path, which is slower but always correct.
-    """
-    if isinstance(pattern, RoutePattern):
-        route = str(pattern)
-        head, sep, _ = route.partition("<")
-        return head, not sep
-    if isinstance(pattern, RegexPattern) and not isinstance(pattern, LocalePrefixPattern):
-        return _regex_literal_prefix(str(pattern))
-    return "", False
-
-
-def _regex_literal_prefix(regex: str) -> tuple[str, bool]:
-    if not regex.startswith("^") or _has_top_level_alternation(regex):
-        return "", False
-    out: list[str] = []
-    i = 1
-    while i < len(regex):
-        char = regex[i]
-        if char == "\\":
-            if i + 1 < len(regex) and not regex[i + 1].isalnum():
-                literal, width = regex[i + 1], 2
-            else:
-                break
-        elif char in _REGEX_META:
-            break
-        else:
-            literal, width = char, 1
-        if i + width < len(regex) and regex[i + width] in _QUANTIFIERS:
-            break  # the quantifier may repeat or drop this character
-        out.append(literal)
-        i += width
-    return "".join(out), i == len(regex)
-
-
-def regex_tokens(regex: str) -> Iterator[tuple[int, str, bool]]:
-    """``(position, token, inside a [class])`` for each token of ``regex``.
-
-    An escape (``\\d``, ``\\(``) is one token; a ``]`` just after ``[`` or ``[^`` is a
-    literal, as ``re`` reads it. Enough to find groups and alternations, not a full parser.
-    """
-    i, in_class, class_body = 0, False, 0
-    while i < len(regex):
-        token = regex[i : i + 2] if regex[i] == "\\" else regex[i]
-        if in_class:
-            in_class = token != "]" or i == class_body
-            yield i, token, True
-        else:
-            if token == "[":
-                in_class = True
-                class_body = i + (2 if regex[i + 1 : i + 2] == "^" else 1)
-            yield i, token, False
-        i += len(token)
-
-
-def _has_top_level_alternation(regex: str) -> bool:
-    depth = 0
-    for _, token, in_class in regex_tokens(regex):
-        if in_class:
-            continue
-        if token == "(":
-            depth += 1
-        elif token == ")":
-            depth -= 1
-        elif token == "|" and depth == 0:
-            return True
-    return False
+        Evaluated when read: a translated route shows the active language's text.
+        """
+        last = self.urlpattern.pattern if self.subtree is None else self.subtree.pattern
+        route = str(last)
+        for level in reversed(self.levels):
+            prefix = str(level.pattern)
+            route = prefix + route.removeprefix("^") if prefix else route
+        return route
 
 
 def _hints(view: Callable[..., Any]) -> dict[str, Any]:
@@ -187,25 +127,33 @@ def is_ambiguous(view: Callable[..., Any]) -> bool:
     return not _is_aiohttp_annotated(view) and not _hints(view)
 
 
+def level_of(resolver: URLResolver) -> Level:
+    """The ``Level`` an ``include()`` adds to the endpoints below it."""
+    return Level(resolver.pattern, dict(resolver.default_kwargs), resolver.namespace)
+
+
 def _walk(
-    patterns: Iterable[URLPattern | URLResolver], levels: tuple[Level, ...]
-) -> Iterator[tuple[tuple[Level, ...], URLPattern]]:
+    patterns: Iterable[URLPattern | URLResolver],
+    levels: tuple[Level, ...],
+    ancestors: tuple[int, ...],
+) -> Iterator[tuple[tuple[Level, ...], URLPattern | URLResolver]]:
+    """(levels, URL pattern) in order; (levels, include) for an include of an ancestor."""
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            level = Level(entry.pattern, dict(entry.default_kwargs), entry.namespace)
-            yield from _walk(entry.url_patterns, (*levels, level))
+            included = entry.url_patterns
+            if id(included) in ancestors:
+                yield levels, entry  # a cycle: resolved lazily, as Django does
+            else:
+                yield from _walk(included, (*levels, level_of(entry)), (*ancestors, id(included)))
         else:
             yield levels, entry
 
 
-def _chain_prefix(levels: tuple[Level, ...], leaf: object) -> str:
-    prefix = ""
-    for pattern in (*(level.pattern for level in levels), leaf):
-        head, complete = literal_prefix(pattern)
-        prefix += head
-        if not complete:
-            break
-    return prefix
+def _never(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the stand-in of a self-including include() is never called")
+
+
+_NEVER: Final = URLPattern(RegexPattern(r"(?!)", is_endpoint=True), _never)
 
 
 def discover(
@@ -218,21 +166,25 @@ def discover(
     resolver = get_resolver(urlconf)
     endpoints: list[Endpoint] = []
     seen: set[int] = set()
-    for levels, urlpattern in _walk(resolver.url_patterns, ()):
-        view_def = classify(urlpattern.callback, mode)
+    root = resolver.url_patterns
+    for levels, entry in _walk(root, (), (id(root),)):
+        if isinstance(entry, URLResolver):
+            endpoints.append(Endpoint(len(endpoints), levels, _NEVER, None, None, entry))
+            continue
+        view_def = classify(entry.callback, mode)
         if view_def is not None:
             seen.add(id(view_def))
-        endpoints.append(_endpoint(len(endpoints), levels, urlpattern, view_def))
+        endpoints.append(make_endpoint(len(endpoints), levels, entry, view_def))
     for view_def in registry or ():
         if id(view_def) not in seen:
-            endpoints.append(_endpoint(len(endpoints), (), view_def.to_urlpattern(), view_def))
+            endpoints.append(make_endpoint(len(endpoints), (), view_def.to_urlpattern(), view_def))
     return endpoints
 
 
-def _endpoint(
+def make_endpoint(
     index: int, levels: tuple[Level, ...], urlpattern: URLPattern, view_def: AsyncViewDef | None
 ) -> Endpoint:
+    """The endpoint of ``urlpattern`` under ``levels``, named as ``reverse()`` takes it."""
     namespaces = [level.namespace for level in levels if level.namespace]
     name = ":".join([*namespaces, urlpattern.name]) if urlpattern.name else None
-    prefix = _chain_prefix(levels, urlpattern.pattern)
-    return Endpoint(index, levels, urlpattern, name, view_def, prefix)
+    return Endpoint(index, levels, urlpattern, name, view_def)

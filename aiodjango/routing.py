@@ -1,28 +1,38 @@
 """Dispatch in Django's URLconf order, at a per-request cost that stays flat as patterns grow.
 
 ``Router`` answers "which URL pattern would Django pick for this path?" with Django's own pattern
-objects, but only tries the endpoints whose literal prefix can match: endpoints are indexed by
-the first path segment of that prefix, so a request looks at its segment's bucket plus the
-endpoints with no literal segment, still in URLconf order. ``DjangoResource`` is the single
-aiohttp resource (canonical ``/``) that asks the router and hands the request to an async view
-or to Django. ``NamedViewResource`` makes ``app.router[name].url_for()`` agree with
-``reverse()``.
+objects, but only tries the endpoints whose literal prefix can match (``patterns`` reads the
+prefixes): endpoints are indexed by the path segments of that prefix, a path that is an
+endpoint's whole literal route is answered from a table, and the endpoints with no literal
+segment are narrowed by one combined regex. URLconfs with translated routes or
+``i18n_patterns`` get one such index per language, built when a request first needs it, and
+each request is matched in the language Django's ``LocaleMiddleware`` would activate.
+``DjangoResource`` is the single aiohttp resource (canonical ``/``) that asks the router and
+hands the request to an async view or to Django. ``add_named_views`` makes
+``app.router[name].url_for()`` agree with ``reverse()``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sized
-from typing import TYPE_CHECKING, Any, Final
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from django.urls import reverse
+from django.conf import settings
+from django.http import HttpRequest
+from django.http.cookie import parse_cookie
+from django.urls import URLPattern, URLResolver, reverse
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
+from django.utils import translation
 from django.utils.encoding import repercent_broken_unicode
 from yarl import URL
 
-from .discovery import Endpoint, literal_prefix, regex_tokens
+from .discovery import Endpoint, Level, level_of, make_endpoint
+from .patterns import chain_prefix, depends_on_language, prefilter
 
 if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not export
     from aiohttp.web_urldispatcher import _InfoDict
@@ -32,10 +42,15 @@ __all__ = (
     "DjangoResource",
     "NamedViewResource",
     "Router",
+    "add_named_views",
+    "captured_text",
     "django_path",
 )
 
 Match = tuple[Endpoint, tuple[Any, ...], dict[str, Any]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_LOCALE_MIDDLEWARE: Final = "django.middleware.locale.LocaleMiddleware"
+_MAX_LANGUAGES: Final = 64  # indexes kept; get_language() only returns configured languages
 
 
 def django_path(request: web.BaseRequest) -> str:
@@ -49,46 +64,106 @@ def django_path(request: web.BaseRequest) -> str:
 class Router:
     """Finds the first endpoint of the URLconf matching a path, as ``django.urls.resolve``.
 
-    Endpoints whose literal prefix has a ``/`` are indexed by that prefix up to its last
-    ``/``; a path only tries the endpoints under its own segment prefixes, in URLconf order.
-    Endpoints without one (``<slug:page>/``) are tried through one combined regex, a C-speed
-    prefilter that names the first candidate, which Django's own ``match`` then confirms.
+    Matching uses the active language, as Django's resolver does. ``language_dependent`` says
+    whether the URLconf has translated routes or ``i18n_patterns``; only then does the
+    language matter (``request_language``), and the index is kept per language.
     """
 
     def __init__(self, endpoints: list[Endpoint]) -> None:
         self.endpoints: Final = endpoints
-        own: dict[str, list[Endpoint]] = {}
-        unkeyed: list[Endpoint] = []
+        self.language_dependent: Final = any(map(_depends_on_language, endpoints))
+        # Django's is_language_prefix_patterns_used(): the first top-level i18n_patterns().
+        self._prefixed: tuple[bool, bool] = (False, True)
         for endpoint in endpoints:
-            slash = endpoint.prefix.rfind("/")
+            first = endpoint.levels[0].pattern if endpoint.levels else None
+            if isinstance(first, LocalePrefixPattern):
+                self._prefixed = (True, first.prefix_default_language)
+                break
+        canonical: dict[int, Endpoint] = {}
+        for endpoint in endpoints:
+            if endpoint.subtree is None:
+                canonical.setdefault(id(endpoint.urlpattern), endpoint)
+        self._canonical: Final = canonical
+        self._single: Final = None if self.language_dependent else _Index(endpoints, canonical)
+        self._by_language: Final[dict[str | None, _Index]] = {}
+
+    def match(self, path: str) -> Match | None:
+        """Resolve ``path`` (without its leading ``/``) to an endpoint and its view arguments."""
+        index = self._single
+        if index is None:
+            language = translation.get_language()
+            index = self._by_language.get(language)
+            if index is None:
+                index = self._index_for(language)
+        return index.match(path)
+
+    def _index_for(self, language: str | None) -> _Index:
+        if len(self._by_language) >= _MAX_LANGUAGES:
+            self._by_language.clear()
+        index = self._by_language[language] = _Index(self.endpoints, self._canonical)
+        return index
+
+    def request_language(self, request: web.BaseRequest, path: str) -> str:
+        """The language Django's ``LocaleMiddleware`` would activate for this request."""
+        if _LOCALE_MIDDLEWARE not in settings.MIDDLEWARE:
+            return str(settings.LANGUAGE_CODE)
+        used, prefixed_default = self._prefixed
+        probe = _LanguageProbe(path, request.headers)
+        language = translation.get_language_from_request(cast(HttpRequest, probe), check_path=used)
+        if used and not prefixed_default and not translation.get_language_from_path(path):
+            language = settings.LANGUAGE_CODE
+        return str(language)
+
+
+class _LanguageProbe:
+    # What get_language_from_request() reads of a Django request, without building one.
+    def __init__(self, path: str, headers: Any) -> None:
+        self.path_info = path
+        self.COOKIES = parse_cookie(headers.get("Cookie", ""))
+        self.META = {"HTTP_ACCEPT_LANGUAGE": headers.get("Accept-Language", "")}
+
+
+def _chain(endpoint: Endpoint) -> tuple[object, ...]:
+    last = endpoint.urlpattern.pattern if endpoint.subtree is None else endpoint.subtree.pattern
+    return (*(level.pattern for level in endpoint.levels), last)
+
+
+def _depends_on_language(endpoint: Endpoint) -> bool:
+    return any(map(depends_on_language, _chain(endpoint)))
+
+
+class _Index:
+    """The lookup structures of one URLconf in the active language (built in it)."""
+
+    def __init__(self, endpoints: list[Endpoint], canonical: dict[int, Endpoint]) -> None:
+        self._canonical = canonical
+        own: dict[str, list[tuple[Endpoint, str]]] = {}
+        unkeyed: list[Endpoint] = []
+        literals: list[tuple[Endpoint, str]] = []
+        for endpoint in endpoints:
+            prefix, complete = chain_prefix(_chain(endpoint), endpoint=endpoint.subtree is None)
+            slash = prefix.rfind("/")
             if slash < 0:
                 unkeyed.append(endpoint)
             else:
-                own.setdefault(endpoint.prefix[: slash + 1], []).append(endpoint)
+                own.setdefault(prefix[: slash + 1], []).append((endpoint, prefix))
+            if complete and endpoint.subtree is None:
+                literals.append((endpoint, prefix))
         self._keyed: Final = {
-            key: tuple(sorted(_with_ancestors(key, own), key=lambda e: e.index)) for key in own
+            key: tuple(sorted(_with_ancestors(key, own), key=lambda pair: pair[0].index))
+            for key in own
         }
         self._unkeyed: Final = _runs(unkeyed)
         # Paths that are an endpoint's whole literal route resolve the same way every time:
         # resolve them once here and answer them with one dict lookup per request.
         self._static: Final[dict[str, Match]] = {}
-        for endpoint in endpoints:
-            if _is_literal(endpoint) and endpoint.prefix not in self._static:
-                found = self._match(endpoint.prefix)
+        for endpoint, prefix in literals:
+            if prefix not in self._static:
+                found = self._match(prefix)
                 if found is not None and found[0] is endpoint:
-                    self._static[endpoint.prefix] = found
-
-    def _keyed_candidates(self, path: str) -> tuple[Endpoint, ...]:
-        slash = path.rfind("/")
-        while slash >= 0:
-            candidates = self._keyed.get(path[: slash + 1])
-            if candidates is not None:
-                return candidates
-            slash = path.rfind("/", 0, slash)
-        return ()
+                    self._static[prefix] = found
 
     def match(self, path: str) -> Match | None:
-        """Resolve ``path`` (without its leading ``/``) to an endpoint and its view arguments."""
         static = self._static.get(path)
         if static is not None:
             endpoint, args, kwargs = static
@@ -96,24 +171,113 @@ class Router:
         return self._match(path)
 
     def _match(self, path: str) -> Match | None:
-        unkeyed = _first_in_runs(self._unkeyed, path) if self._unkeyed else None
-        limit = unkeyed[0].index if unkeyed is not None else len(self.endpoints)
-        for endpoint in self._keyed_candidates(path):
-            if endpoint.index > limit:
+        # The keyed candidates first; the unkeyed endpoints only matter above the keyed hit.
+        hit: Match | None = None
+        limit = sys.maxsize
+        slash = path.rfind("/")
+        while slash >= 0:
+            candidates = self._keyed.get(path[: slash + 1])
+            if candidates is not None:
+                for endpoint, prefix in candidates:
+                    if path.startswith(prefix):
+                        hit = self._match_endpoint(endpoint, path)
+                        if hit is not None:
+                            limit = endpoint.index
+                            break
                 break
-            if path.startswith(endpoint.prefix):
-                found = _match_endpoint(endpoint, path)
-                if found is not None:
-                    return endpoint, found[0], found[1]
-        return unkeyed
+            slash = path.rfind("/", 0, slash)
+        for regex, endpoints in self._unkeyed:
+            if endpoints[0].index >= limit:
+                break
+            start = 0
+            if regex is not None:
+                found = regex.match(path)
+                if found is None:
+                    continue
+                start = int(str(found.lastgroup)[1:])
+            for endpoint in endpoints[start:]:
+                if endpoint.index >= limit:
+                    return hit
+                earlier = self._match_endpoint(endpoint, path)
+                if earlier is not None:
+                    return earlier
+        return hit
+
+    def _match_endpoint(self, endpoint: Endpoint, path: str) -> Match | None:
+        # Mirrors URLResolver.resolve: match each include() prefix, then the pattern itself, and
+        # merge arguments inside out (named groups anywhere drop the positional ones).
+        captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        for level in endpoint.levels:
+            match = level.pattern.match(path)
+            if match is None:
+                return None
+            path, args, kwargs = match
+            captured.append((args, kwargs))
+        levels = endpoint.levels
+        if endpoint.subtree is None:
+            match = endpoint.urlpattern.pattern.match(path)
+            if match is None:
+                return None
+            _, args, kwargs = match
+            args, kwargs = tuple(args), {**kwargs, **endpoint.urlpattern.default_args}
+        else:
+            inner = _resolve_subtree(endpoint.subtree, path)
+            if inner is None:
+                return None
+            sublevels, leaf, args, kwargs = inner
+            levels = (*levels, *sublevels)
+            walked = self._canonical.get(id(leaf))
+            index = endpoint.index if walked is None else walked.index
+            view_def = None if walked is None else walked.view_def
+            endpoint = make_endpoint(index, levels, leaf, view_def)
+        args, kwargs = _merge(endpoint.levels[: len(captured)], captured, args, kwargs)
+        return endpoint, args, kwargs
 
 
-def _is_literal(endpoint: Endpoint) -> bool:
-    patterns = (*(level.pattern for level in endpoint.levels), endpoint.urlpattern.pattern)
-    return all(literal_prefix(pattern)[1] for pattern in patterns)
+def _merge(
+    levels: Iterable[Level],
+    captured: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    for level, (level_args, level_kwargs) in zip(
+        reversed(tuple(levels)), reversed(captured), strict=True
+    ):
+        merged = {**level_kwargs, **level.default_kwargs, **kwargs}
+        args = args if merged else (*level_args, *args)
+        kwargs = merged
+    return args, kwargs
 
 
-def _with_ancestors(key: str, own: dict[str, list[Endpoint]]) -> list[Endpoint]:
+def _resolve_subtree(
+    resolver: URLResolver, path: str
+) -> tuple[tuple[Level, ...], URLPattern, tuple[Any, ...], dict[str, Any]] | None:
+    # URLResolver.resolve, keeping the URLPattern and the chain it was found under.
+    match = resolver.pattern.match(path)
+    if match is None:
+        return None
+    rest, args, kwargs = match
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = _resolve_subtree(entry, rest)
+            if inner is None:
+                continue
+            sublevels, leaf, sub_args, sub_kwargs = inner
+        else:
+            leaf_match = entry.pattern.match(rest)
+            if leaf_match is None:
+                continue
+            sublevels, leaf = (), entry
+            sub_args, sub_kwargs = tuple(leaf_match[1]), {**leaf_match[2], **entry.default_args}
+        merged = {**kwargs, **resolver.default_kwargs, **sub_kwargs}
+        all_args = sub_args if merged else (*args, *sub_args)
+        return (level_of(resolver), *sublevels), leaf, all_args, merged
+    return None
+
+
+def _with_ancestors(
+    key: str, own: dict[str, list[tuple[Endpoint, str]]]
+) -> list[tuple[Endpoint, str]]:
     endpoints = list(own[key])
     slash = key.rfind("/", 0, len(key) - 1)
     while slash >= 0:
@@ -123,7 +287,7 @@ def _with_ancestors(key: str, own: dict[str, list[Endpoint]]) -> list[Endpoint]:
 
 
 # A run is either a combined prefilter regex over several endpoints or one endpoint that
-# cannot be prefiltered (unanchored regex, backreference, inline flags, i18n prefix).
+# cannot be prefiltered (see patterns.prefilter).
 _Run = tuple[re.Pattern[str] | None, tuple[Endpoint, ...]]
 
 
@@ -138,7 +302,7 @@ def _runs(endpoints: list[Endpoint]) -> tuple[_Run, ...]:
             batch.clear()
 
     for endpoint in endpoints:
-        regex = _prefilter(endpoint)
+        regex = None if endpoint.subtree is not None else prefilter(_chain(endpoint))
         if regex is None:
             flush()
             runs.append((None, (endpoint,)))
@@ -148,109 +312,69 @@ def _runs(endpoints: list[Endpoint]) -> tuple[_Run, ...]:
     return tuple(runs)
 
 
-def _first_in_runs(runs: tuple[_Run, ...], path: str) -> Match | None:
-    for prefilter, endpoints in runs:
-        start = 0
-        if prefilter is not None:
-            hit = prefilter.match(path)
-            if hit is None:
-                continue
-            start = int(str(hit.lastgroup)[1:])
-        for endpoint in endpoints[start:]:
-            found = _match_endpoint(endpoint, path)
-            if found is not None:
-                return endpoint, found[0], found[1]
-    return None
+def _has_named_groups(pattern: object) -> bool:
+    if isinstance(pattern, RoutePattern):
+        return bool(pattern.converters)
+    if isinstance(pattern, RegexPattern):
+        return bool(pattern.regex.groupindex)
+    return not isinstance(pattern, LocalePrefixPattern)
 
 
-def _prefilter(endpoint: Endpoint) -> str | None:
-    """A regex accepting every path the endpoint's chain accepts (maybe more), or None."""
-    parts = []
-    for pattern in (*(level.pattern for level in endpoint.levels), endpoint.urlpattern.pattern):
-        if isinstance(pattern, LocalePrefixPattern) or not isinstance(
-            pattern, RoutePattern | RegexPattern
-        ):
-            return None
-        regex = pattern.regex.pattern
-        if not regex.startswith("^"):
-            return None
-        body = _uncapture(regex[1:])
-        if body is None:
-            return None
-        parts.append(body)
-    combined = "".join(parts)
-    try:
-        re.compile(combined)
-    except re.error:
-        return None
-    return combined
+def captured_text(endpoint: Endpoint, path: str) -> dict[str, str]:
+    """The named groups of the match of ``path``, as the text in the URL (``'007'``).
 
-
-def _uncapture(regex: str) -> str | None:
-    """``regex`` with every group made non-capturing; None if it relies on group numbers."""
-    out: list[str] = []
-    skip_to = 0
-    for i, token, in_class in regex_tokens(regex):
-        if i < skip_to:
+    ``path`` is without its leading ``/`` and must match ``endpoint`` in the active language.
+    """
+    chain = _chain(endpoint)
+    if not any(map(_has_named_groups, chain)):
+        return {}
+    captured: dict[str, str] = {}
+    for i, pattern in enumerate(chain):
+        if isinstance(pattern, LocalePrefixPattern):
+            path = path.removeprefix(pattern.language_prefix)
             continue
-        if token[0] == "\\" and token[1:].isdigit():
-            return None  # backreference
-        if in_class or token != "(":
-            out.append(token)
-        elif regex.startswith("(?P<", i):
-            out.append("(?:")
-            skip_to = regex.index(">", i) + 1
-        elif regex.startswith("(?P=", i) or regex[i + 1 : i + 3] in _FLAG_STARTS:
-            return None  # named backreference or inline flags
-        else:
-            out.append("(" if regex.startswith("(?", i) else "(?:")
-    return "".join(out)
-
-
-_FLAG_STARTS: Final = frozenset(f"?{flag}" for flag in "aiLmsux-")
-
-
-def _match_endpoint(endpoint: Endpoint, path: str) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    # Mirrors URLResolver.resolve: match each include() prefix, then the pattern itself, and
-    # merge arguments inside out (named groups anywhere drop the positional ones).
-    captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    for level in endpoint.levels:
-        match = level.pattern.match(path)
-        if match is None:
-            return None
-        path, args, kwargs = match
-        captured.append((args, kwargs))
-    match = endpoint.urlpattern.pattern.match(path)
-    if match is None:
-        return None
-    _, args, kwargs = match
-    args, kwargs = tuple(args), {**kwargs, **endpoint.urlpattern.default_args}
-    for level, (level_args, level_kwargs) in zip(
-        reversed(endpoint.levels), reversed(captured), strict=True
-    ):
-        merged = {**level_kwargs, **level.default_kwargs, **kwargs}
-        args = args if merged else (*level_args, *args)
-        kwargs = merged
-    return args, kwargs
+        if isinstance(pattern, RoutePattern | RegexPattern):
+            regex = pattern.regex
+            whole = i == len(chain) - 1 and isinstance(pattern, RegexPattern)
+            found = (
+                regex.fullmatch(path)
+                if whole and regex.pattern.endswith("$")
+                else regex.search(path)
+            )
+            assert found is not None, (pattern, path)
+            captured.update((k, v) for k, v in found.groupdict().items() if v is not None)
+            path = path[found.end() :]
+        else:  # a pattern class of its own: its converted values as text
+            match = pattern.match(path)  # type: ignore[attr-defined]
+            assert match is not None, (pattern, path)
+            path = match[0]
+            captured.update((k, str(v)) for k, v in match[2].items())
+    return captured
 
 
 class DjangoMatchInfo(web.UrlMappingMatchInfo):
     """``request.match_info`` for an async view.
 
-    The mapping holds the captured named values as strings (aiohttp's convention);
-    ``args`` and ``kwargs`` hold exactly what Django would pass to the view, after the path
-    converters' ``to_python`` (e.g. an ``int`` for ``<int:pk>``); ``endpoint`` names the match.
+    The mapping holds the named groups as the text in the URL, as aiohttp's does (``'007'``
+    for ``<int:pk>`` on ``/n/007/``); ``args`` and ``kwargs`` hold exactly what Django would
+    pass to the view: converted by the path converters (``7``), with ``path()``'s extra
+    kwargs. ``endpoint`` names the match; ``language`` is the language the path was resolved
+    in (URLconfs with translated routes or ``i18n_patterns``; None otherwise).
     """
 
-    def __init__(self, match: Match, route: web.AbstractRoute) -> None:
+    def __init__(
+        self,
+        match: Match,
+        route: web.AbstractRoute,
+        captured: dict[str, str],
+        language: str | None = None,
+    ) -> None:
         endpoint, args, kwargs = match
-        strings = (
-            {k: v if isinstance(v, str) else str(v) for k, v in kwargs.items()} if kwargs else {}
-        )
-        super().__init__(strings, route)
+        super().__init__(captured, route)
         self.endpoint: Final = endpoint
         self.args: Final = args
         self.kwargs: Final = kwargs
+        self.language: Final = language
 
     @property
     def url_name(self) -> str | None:
@@ -261,7 +385,7 @@ class DjangoMatchInfo(web.UrlMappingMatchInfo):
 class _Route(web.AbstractRoute):
     def __init__(
         self,
-        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        handler: Handler,
         resource: web.AbstractResource,
         name: str | None,
         expect_handler: Callable[[web.Request], Awaitable[None]] | None = None,
@@ -280,20 +404,31 @@ class _Route(web.AbstractRoute):
         return URL("/")
 
 
+def _in_language(handler: Handler) -> Handler:
+    # The async view runs with the request's language active, as LocaleMiddleware does it.
+    async def serve(request: web.Request) -> web.StreamResponse:
+        language = cast(DjangoMatchInfo, request.match_info).language
+        with translation.override(language) if language else nullcontext():
+            return await handler(request)
+
+    return serve
+
+
 class DjangoResource(web.AbstractResource):
     """The one aiohttp resource: every path is resolved through the URLconf's order."""
 
     def __init__(
         self,
         router: Router,
-        handlers: dict[int, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-        fallback: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        handlers: dict[int, Handler],
+        fallback: Handler,
         fallback_expect: Callable[[web.Request], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(name=None)
         self._router = router
+        wrap = _in_language if router.language_dependent else (lambda handler: handler)
         self._routes = {
-            index: _Route(handler, self, router.endpoints[index].name)
+            index: _Route(wrap(handler), self, router.endpoints[index].name)
             for index, handler in handlers.items()
         }
         self._fallback = _Route(fallback, self, "django", fallback_expect)  # 413 before 100
@@ -309,12 +444,25 @@ class DjangoResource(web.AbstractResource):
         self, request: web.Request
     ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         path = django_path(request)
-        match = self._router.match(path[1:]) if path.startswith("/") else None
+        if path.startswith("/"):
+            router = self._router
+            if not router.language_dependent:
+                found = self._match(path[1:], None)
+            else:
+                language = router.request_language(request, path)
+                with translation.override(language):
+                    found = self._match(path[1:], language)
+            if found is not None:
+                return found, set()
+        return web.UrlMappingMatchInfo({}, self._fallback), set()
+
+    def _match(self, path: str, language: str | None) -> DjangoMatchInfo | None:
+        match = self._router.match(path)
         if match is not None:
             route = self._routes.get(match[0].index)
             if route is not None:
-                return DjangoMatchInfo(match, route), set()
-        return web.UrlMappingMatchInfo({}, self._fallback), set()
+                return DjangoMatchInfo(match, route, captured_text(match[0], path), language)
+        return None
 
     def add_prefix(self, prefix: str) -> None:
         raise RuntimeError("aiodjango's resource cannot be mounted under a prefix.")
@@ -369,3 +517,23 @@ class NamedViewResource(web.AbstractResource, Sized):
 
     def __iter__(self) -> Iterator[web.AbstractRoute]:
         return iter(())
+
+
+def add_named_views(router: web.UrlDispatcher, endpoints: Iterable[Endpoint]) -> None:
+    """Register ``app.router[name]`` for each named async view, outside aiohttp's path index.
+
+    ``resolve()`` never visits these resources (they would never match), so names cost
+    nothing per request. aiohttp only takes identifier-like names without keywords
+    (``"async-hello"`` is refused); ``reverse()`` still builds those.
+    """
+    named: set[str] = set()
+    for endpoint in endpoints:
+        if endpoint.view_def is None or not endpoint.name or endpoint.name in named:
+            continue
+        named.add(endpoint.name)
+        resource = NamedViewResource(endpoint)
+        try:
+            router.register_resource(resource)
+        except ValueError:
+            continue
+        router.unindex_resource(resource)

@@ -10,7 +10,8 @@ from django.urls import Resolver404, resolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiodjango.discovery import discover, literal_prefix
+from aiodjango.discovery import discover
+from aiodjango.patterns import literal_prefix
 from aiodjango.registry import default_registry
 from aiodjango.routing import Router
 
