@@ -18,6 +18,7 @@ from .conf import conf
 from .database import use_database_threads
 from .discovery import discover
 from .dispatch import wrap_view
+from .groups import setup_groups
 from .registry import AsyncViewRegistry, default_registry
 from .routing import DjangoResource, Router, add_named_views
 from .static import serve_static_setting, static_middleware
@@ -78,6 +79,7 @@ def get_aio_application(
     )
     app[BRIDGE_KEY] = bridge
     track_websockets(app)  # on_shutdown closes open websockets with 1001
+    setup_groups(app)  # AIODJANGO_GROUPS backend: started on startup, stopped on cleanup
     use_database_threads(app)  # async views' sync code on the database threads
 
     if include_static or serve_static_setting():  # STATIC_ROOT, cache headers: static.py

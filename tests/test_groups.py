@@ -12,10 +12,17 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from aiodjango import groups
+from aiodjango import get_aio_application, groups
 from aiodjango.backends import dispatch_control
 from aiodjango.backends.memory import MemoryBackend
-from aiodjango.groups import GroupsNotRunning, GroupStats, build_backend, on_control
+from aiodjango.groups import (
+    GROUPS_KEY,
+    GroupsNotRunning,
+    GroupStats,
+    build_backend,
+    on_control,
+)
+from aiodjango.testing import serve
 
 from .groups_harness import SlowClient, join, recv_all, wait_for, worker
 
@@ -252,3 +259,16 @@ def test_stats_is_a_frozen_snapshot() -> None:
     backend._counts["delivered"] += 1
     assert snapshot.delivered == 0 and backend.stats().delivered == 1
     assert "stopped" in repr(backend)
+
+
+async def test_get_aio_application_starts_and_stops_the_backend() -> None:
+    """The combined app runs the AIODJANGO_GROUPS backend for as long as it serves."""
+    with override_settings(AIODJANGO_GROUPS={"QUEUE_SIZE": 11}):
+        app = get_aio_application()
+        backend = app[GROUPS_KEY]
+        assert backend is groups.get_backend() and backend.queue_size == 11
+        async with serve(app):
+            assert backend.loop is not None
+            await groups.publish_json("nobody", {})  # no member anywhere: nothing to do
+            assert groups.stats().published == 1
+        assert backend.loop is None
