@@ -100,4 +100,3 @@ def get_aio_application(
 
     app.on_cleanup.append(shutdown_pool)
     return app
-
