@@ -34,6 +34,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from types import TracebackType
@@ -186,22 +187,19 @@ class DatabaseThreads:
             else:
                 self._idle.append(worker)
 
-    def close(self) -> None:
-        """Stop the idle threads (closing their connections); lent ones stop when returned."""
+    def close(self) -> list[threading.Thread]:
+        """Stop the idle threads (closing their connections); lent ones stop when returned.
+
+        Returns the threads told to stop, to join if the caller must wait for them.
+        """
         with self._lock:
             self._closed = True
+            stopping: list[threading.Thread] = list(self._idle)
             for worker in self._idle:
                 self._workers.discard(worker)
                 worker.put(None)
             self._idle.clear()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait until every thread this pool started has ended (after ``close()``)."""
-        with self._lock:
-            workers = list(self._workers)
-        for worker in (*workers, *threading.enumerate()):
-            if isinstance(worker, _Worker) and worker.threads is self:
-                worker.join(timeout)
+        return stopping
 
 
 _threads: DatabaseThreads | None = None
@@ -231,8 +229,13 @@ async def close_database_threads() -> None:
     with _threads_lock:
         threads, _threads = _threads, None
     if threads is not None:
-        threads.close()
-        await asyncio.to_thread(threads.join, 5.0)
+        await asyncio.to_thread(_join, threads.close(), 5.0)
+
+
+def _join(stopping: list[threading.Thread], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in stopping:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class DatabaseLease(Executor):

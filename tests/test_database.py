@@ -403,9 +403,11 @@ async def test_leases_wait_in_order_for_a_busy_pool() -> None:
     assert order == ["first", "second"]
     assert threads[0] == threads[1]
     assert "1/1 started, 1 idle, 0 waiting" in repr(pool)
-    pool.close()
-    await asyncio.to_thread(pool.join, 5)
+    stopping = pool.close()
     assert pool.started == 0
+    for thread in stopping:
+        await asyncio.to_thread(thread.join, 20)
+        assert not thread.is_alive()
 
 
 async def _const(value: int) -> int:
