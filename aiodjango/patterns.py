@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Final
 
+from django.core.exceptions import ImproperlyConfigured
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
 
 __all__ = (
@@ -146,7 +147,10 @@ def prefilter(patterns: Sequence[object]) -> str | None:
             continue
         if _is_lazy(pattern) or not isinstance(pattern, RoutePattern | RegexPattern):
             return None
-        regex = pattern.regex.pattern
+        try:
+            regex = pattern.regex.pattern
+        except ImproperlyConfigured:  # Django raises it for the paths that get there
+            return None
         if not regex.startswith("^") or _has_top_level_alternation(regex):
             return None
         body = _uncapture(regex[1:])

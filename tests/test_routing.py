@@ -181,3 +181,128 @@ async def test_server_dispatch_matches_resolve(aio_client: TestClient[Any, Any])
         assert body["kwargs"] == {
             k: v if isinstance(v, int | str) else str(v) for k, v in expected[2].items()
         }
+
+
+I18N_URLCONF = "tests.urls_i18n"
+I18N_LANGUAGES = [("en", "English"), ("nl", "Dutch"), ("de", "German")]
+I18N_PATHS = [
+    *("/xb/", "/a/", "/ab/", "/zb/q", "/word/", "/b/", "/Dutch/5/", "/Nederlands/5/", "/nl/lang/"),
+    *("/Niederländisch/5/", "/plain/5/", "/n/007/", "/lang/", "/nl/lang/", "/de/lang/"),
+    *("/en/lang/", "/self/leaf/1/", "/self/again/again/leaf/2/", "/self/again/x/"),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "de"])
+def test_special_patterns_match_django(settings: Any, language: str) -> None:
+    """Unanchored alternation, translated routes, i18n_patterns, a self-include: as resolve()."""
+    from django.utils import translation
+
+    settings.LANGUAGES = I18N_LANGUAGES
+    settings.LANGUAGE_CODE = "en"
+    router = Router(discover(I18N_URLCONF, mode="annotated"))
+    assert router.language_dependent
+    with translation.override(language):
+        for path in I18N_PATHS:
+            found = router.match(path[1:])
+            ours = None if found is None else (found[0].urlpattern.callback, *found[1:])
+            try:
+                match = resolve(path, I18N_URLCONF)
+                django = (match.func, tuple(match.args), match.kwargs)
+            except Resolver404:
+                django = None
+            assert ours == django, path
+            if found is not None:
+                assert found[0].route == match.route, path
+
+
+def test_route_drops_nested_carets() -> None:
+    """Endpoint.route is ResolverMatch.route: the ^ of nested regexes is dropped."""
+    router = _router()
+    found = router.match("re/abc/12/")
+    assert found is not None
+    assert (
+        found[0].route == resolve("/re/abc/12/").route == "^re/(?P<section>[a-z]+)/(?P<page>\\d+)/$"
+    )
+
+
+def test_self_including_urlconf_is_walked_once() -> None:
+    """discover() stops at the cycle and leaves that include to lazy resolution."""
+    endpoints = discover("tests.urls_i18n_self")
+    assert [e.route for e in endpoints] == ["leaf/<int:pk>/", "again/"]
+    assert endpoints[1].subtree is not None
+    found = Router(endpoints).match("again/again/leaf/4/")
+    assert found is not None
+    assert (found[0].index, found[0].route, found[2]) == (
+        0,
+        "again/again/leaf/<int:pk>/",
+        {"pk": 4},
+    )
+
+
+async def _get(
+    settings: Any, locale: bool, path: str, urlconf: str = I18N_URLCONF, **headers: str
+) -> tuple[int, str]:
+    from aiodjango import get_aio_application
+    from aiodjango.testing import serve
+
+    settings.ROOT_URLCONF = urlconf
+    settings.LANGUAGES = I18N_LANGUAGES
+    settings.LANGUAGE_CODE = "en"
+    if locale:
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.locale.LocaleMiddleware"]
+    async with serve(get_aio_application()) as client:
+        response = await client.get(path, headers=headers)
+        return response.status, await response.text()
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "locale", "expected"),
+    [
+        ("/nl/lang/", {}, True, "nl"),
+        ("/de/lang/", {"Cookie": "django_language=nl"}, True, "de"),  # the path decides
+        ("/en/lang/", {"Accept-Language": "nl"}, False, "en"),  # no LocaleMiddleware
+    ],
+)
+async def test_async_view_runs_in_the_request_language(
+    settings: Any, path: str, headers: dict[str, str], locale: bool, expected: str
+) -> None:
+    """The language LocaleMiddleware would pick is active in the async view."""
+    assert await _get(settings, locale, path, **headers) == (200, expected)
+
+
+async def test_unprefixed_default_language(settings: Any) -> None:
+    """prefix_default_language=False: an unprefixed path is in LANGUAGE_CODE, as Django says."""
+    urlconf = "tests.urls_i18n_unprefixed"
+    got = await _get(settings, True, "/lang/", urlconf, **{"Accept-Language": "de"})
+    assert got == (200, "en")
+    assert await _get(settings, True, "/nl/lang/", urlconf) == (200, "nl")
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "locale", "served"),
+    [
+        ("/Nederlands/5/", {"Accept-Language": "nl"}, True, True),
+        ("/Dutch/5/", {"Accept-Language": "nl"}, True, False),
+        ("/Nederlands/5/", {"Cookie": "django_language=nl"}, True, True),
+        ("/Dutch/5/", {"Accept-Language": "nl"}, False, True),
+        ("/Niederländisch/5/", {"Accept-Language": "de-at,nl;q=0.5"}, True, True),
+    ],
+)
+async def test_translated_route_follows_the_request_language(
+    settings: Any, path: str, headers: dict[str, str], locale: bool, served: bool
+) -> None:
+    """A translated route matches in the request's language, as Django resolves it."""
+    status, body = await _get(settings, locale, path, **headers)
+    assert status in {200, 404}
+    assert (status == 200 and '"aiohttp"' in body) is served, body
+
+
+async def test_match_info_holds_the_text_of_the_url(settings: Any) -> None:
+    """match_info maps names to the URL's text ('007'); kwargs are Django's (7, extra)."""
+    import json
+
+    status, body = await _get(settings, False, "/n/007/")
+    data = json.loads(body)
+    assert status == 200
+    assert data["match_info"] == {"pk": "007"}
+    assert data["kwargs"] == {"pk": 7, "extra": "yes"}
