@@ -1,10 +1,11 @@
 """Where a server's time goes under wrk: ``python -m benchmarks.profile SERVER PATH``.
 
 Starts ``SERVER`` (a name from ``benchmarks.servers.SERVERS``) on the server core, loads
-``PATH`` with wrk from the load core, samples the server with py-spy (``--format raw``,
-``--nonblocking``, idle frames left out), and prints the functions with the largest share of
-samples, inclusive (on the stack) and self (at the top), plus the CPU time per request. Run
-it for aiodjango and for the bare aiohttp server and compare the two lists::
+``PATH`` from the load core (wrk; the websocket echo client for a ``/ws/`` path), samples the
+server with py-spy (``--format raw``, ``--nonblocking``, idle frames left out), and prints
+the functions with the largest share of samples, inclusive (on the stack) and self (at the
+top), plus the CPU time per request. Run it for aiodjango and for the bare aiohttp server
+and compare the two lists::
 
     bash benchmarks/run --help >/dev/null   # makes benchmarks/.venv on first use
     PYTHONPATH=. benchmarks/.venv/bin/python -m benchmarks.profile aiodjango-mixed /hello/
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .load import parse_wrk, wrk_argv
+from .load import client, parse_wrk, run_client, wrk_argv
 from .servers import BIN, cpu_seconds, start, stop
 
 
@@ -69,12 +71,17 @@ def main() -> None:
     options = parser.parse_args()
     run = start(options.server)
     try:
-        subprocess.run(wrk_argv(run.port, options.path, 1, 50), capture_output=True, check=True)
-        load = subprocess.Popen(
-            wrk_argv(run.port, options.path, options.seconds + 2, 50),
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        websocket = options.path.startswith("/ws/")
+        if websocket:  # the echo client instead of wrk
+            run_client("echo", str(run.port), options.path, "50", "1", timeout=60)
+            load = client("echo", str(run.port), options.path, "50", str(options.seconds + 2))
+        else:
+            subprocess.run(wrk_argv(run.port, options.path, 1, 50), capture_output=True, check=True)
+            load = subprocess.Popen(
+                wrk_argv(run.port, options.path, options.seconds + 2, 50),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
         time.sleep(1)
         raw = Path(tempfile.mkdtemp()) / "profile.txt"
         cpu = cpu_seconds(run.pids)
@@ -82,13 +89,14 @@ def main() -> None:
         spy += ["-d", str(options.seconds), "-o", str(raw), "-p", str(run.processes[0].pid)]
         subprocess.run(spy, capture_output=True, check=True)
         used = cpu_seconds(run.pids) - cpu
-        out, _ = load.communicate(timeout=30)
-        result = parse_wrk(out)
+        out, _ = load.communicate(timeout=60)
+        rate = json.loads(out)["per_second"] if websocket else parse_wrk(out)["rate"]
     finally:
         stop(run)
-    print(f"{options.server} {options.path}: {result['rate']:,.0f} req/s under py-spy")
-    served = result["rate"] * options.seconds
-    print(f"server CPU per request while sampled: {used / served * 1e6:.1f} us\n")
+    unit = "messages" if websocket else "requests"
+    print(f"{options.server} {options.path}: {rate:,.0f} {unit}/s under py-spy")
+    each = used / (rate * options.seconds) * 1e6
+    print(f"server CPU per {unit[:-1]} while sampled: {each:.1f} us\n")
     print(summarize(raw, options.top))
     print(f"\nraw py-spy samples: {raw}")
 
