@@ -166,6 +166,16 @@ def test_literal_prefix_of_regexes(pattern: str, expected: tuple[str, bool]) -> 
     assert literal_prefix(RegexPattern(pattern)) == expected
 
 
+def test_trailing_dollar_of_an_endpoint_is_a_complete_literal() -> None:
+    """^about/$ ends a view's chain: Django fullmatches it, so it is a static route."""
+    from django.urls.resolvers import RegexPattern
+
+    assert literal_prefix(RegexPattern(r"^about/$"), endpoint=True) == ("about/", True)
+    assert literal_prefix(RegexPattern(r"^about/\$"), endpoint=True) == ("about/$", True)
+    assert literal_prefix(RegexPattern(r"^about/$")) == ("about/", False)  # an include()
+    assert literal_prefix(RegexPattern(r"^a|b/$"), endpoint=True) == ("", False)
+
+
 async def test_server_dispatch_matches_resolve(aio_client: TestClient[Any, Any]) -> None:
     """Over a real server, the view that answers and its arguments are resolve()'s."""
     for path in EDGE_PATHS:
