@@ -7,16 +7,18 @@ raises ``ImproperlyConfigured`` naming the setting (the same problems show up as
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-__all__ = ("DISCOVERY_MODES", "conf")
+__all__ = ("DEFAULT_GROUPS_BACKEND", "DISCOVERY_MODES", "conf", "groups_config")
 
 DISCOVERY_MODES: Final = ("marked", "annotated", "all")
+DEFAULT_GROUPS_BACKEND: Final = "aiodjango.backends.memory.MemoryBackend"
+_SLOW_POLICIES: Final = ("close", "drop_oldest")
 
 
 def _int_setting(name: str, default: int | None, *, minimum: int, allow_none: bool) -> int | None:
@@ -172,6 +174,11 @@ class Settings:
         return _float_setting("AIODJANGO_WS_CLOSE_TIMEOUT", 5.0, minimum=0.001)
 
     @property
+    def GROUPS(self) -> dict[str, Any]:
+        """The groups backend and its options (docs/groups.md), ``BACKEND`` as a class."""
+        return groups_config(getattr(settings, "AIODJANGO_GROUPS", {}))
+
+    @property
     def TOKEN_AUTHENTICATOR(self) -> Callable[..., Awaitable[Any]] | None:
         """The async ``(request) -> user | None`` that ``get_user()`` asks before the session."""
         value = getattr(settings, "AIODJANGO_TOKEN_AUTHENTICATOR", None)
@@ -182,6 +189,56 @@ class Settings:
                 f"AIODJANGO_TOKEN_AUTHENTICATOR must be a dotted path or None, got {value!r}."
             )
         return _import_callable("AIODJANGO_TOKEN_AUTHENTICATOR", value)
+
+
+def _groups_fail(key: str, expected: str, value: object) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f'AIODJANGO_GROUPS["{key}"] must be {expected}, got {value!r}.')
+
+
+def groups_config(config: object) -> dict[str, Any]:
+    """An ``AIODJANGO_GROUPS`` value checked key by key: its backend class and its options.
+
+    Returns ``{"BACKEND": <class>, "QUEUE_SIZE": ..., ...}`` with only the keys given (and the
+    class of the default backend). ``groups.build_backend()`` builds from it.
+    """
+    if not isinstance(config, Mapping):
+        raise ImproperlyConfigured(
+            "AIODJANGO_GROUPS must be a dict such as {'BACKEND': "
+            f"'aiodjango.backends.redis.RedisBackend', 'URL': 'redis://...'}}, got {config!r}."
+        )
+    path = config.get("BACKEND", DEFAULT_GROUPS_BACKEND)
+    if not isinstance(path, str):
+        raise _groups_fail("BACKEND", "a dotted path string", path)
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        hint = ' (pip install "django-aiohttp[redis]")' if "redis" in path else ""
+        raise ImproperlyConfigured(
+            f'AIODJANGO_GROUPS["BACKEND"] = {path!r} cannot be imported{hint}: {exc}'
+        ) from exc
+    options = getattr(cls, "OPTIONS", None)
+    if not (isinstance(cls, type) and isinstance(options, frozenset)):
+        raise _groups_fail("BACKEND", "the path of a GroupBackend subclass", cls)
+    unknown = sorted(set(config) - {"BACKEND"} - options)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"AIODJANGO_GROUPS has keys {cls.__name__} does not take: {unknown!r}; it takes "
+            f"{sorted(options | {'BACKEND'})!r}."
+        )
+    for key, value in config.items():
+        if key in ("QUEUE_SIZE", "MAXLEN") and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise _groups_fail(key, "an integer >= 1", value)
+        if key == "SLOW_POLICY" and value not in _SLOW_POLICIES:
+            raise _groups_fail(key, f"one of {_SLOW_POLICIES!r}", value)
+        if key == "URL" and not (
+            isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://"))
+        ):
+            raise _groups_fail(key, "a redis://, rediss:// or unix:// URL", value)
+        if key == "PREFIX" and not (isinstance(value, str) and value):
+            raise _groups_fail(key, "a non-empty string", value)
+    return {**config, "BACKEND": cls}
 
 
 @functools.lru_cache(maxsize=16)

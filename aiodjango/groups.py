@@ -11,13 +11,11 @@ application (``setup_groups``). docs/groups.md states the delivery semantics.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
 from .backends import (
     CLOSE_TRY_AGAIN_LATER,
@@ -27,6 +25,7 @@ from .backends import (
     GroupStats,
     on_control,
 )
+from .conf import groups_config
 
 __all__ = (
     "CLOSE_TRY_AGAIN_LATER",
@@ -51,59 +50,20 @@ __all__ = (
     "stats",
 )
 
-DEFAULT_BACKEND: Final = "aiodjango.backends.memory.MemoryBackend"
 GROUPS_KEY: Final = web.AppKey("aiodjango_groups", GroupBackend)
-_SLOW_POLICIES: Final = ("close", "drop_oldest")
 _lock: Final = threading.Lock()
 _current: list[tuple[object, GroupBackend]] = []  # (the setting it was built from, backend)
 
 
-def _fail(key: str, expected: str, value: object) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f'AIODJANGO_GROUPS["{key}"] must be {expected}, got {value!r}.')
-
-
 def build_backend(config: object) -> GroupBackend:
     """A new, unstarted backend for an ``AIODJANGO_GROUPS`` value, validated key by key."""
-    if not isinstance(config, Mapping):
+    checked = groups_config(config)  # conf.GROUPS's rules; the E003 check runs them too
+    cls: type = checked.pop("BACKEND")
+    if not issubclass(cls, GroupBackend):
         raise ImproperlyConfigured(
-            "AIODJANGO_GROUPS must be a dict such as {'BACKEND': "
-            f"'aiodjango.backends.redis.RedisBackend', 'URL': 'redis://...'}}, got {config!r}."
+            f'AIODJANGO_GROUPS["BACKEND"] must be the path of a GroupBackend subclass, got {cls!r}.'
         )
-    path = config.get("BACKEND", DEFAULT_BACKEND)
-    if not isinstance(path, str):
-        raise _fail("BACKEND", "a dotted path string", path)
-    try:
-        cls = import_string(path)
-    except ImportError as exc:
-        hint = " (pip install 'aiodjango[redis]')" if "redis" in path else ""
-        raise ImproperlyConfigured(
-            f'AIODJANGO_GROUPS["BACKEND"] = {path!r} cannot be imported{hint}: {exc}'
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, GroupBackend)):
-        raise _fail("BACKEND", "the path of a GroupBackend subclass", cls)
-    unknown = sorted(set(config) - {"BACKEND"} - cls.OPTIONS)
-    if unknown:
-        raise ImproperlyConfigured(
-            f"AIODJANGO_GROUPS has keys {cls.__name__} does not take: {unknown!r}; it takes "
-            f"{sorted(cls.OPTIONS | {'BACKEND'})!r}."
-        )
-    kwargs: dict[str, Any] = {}  # each value checked above
-    for key, value in config.items():
-        if key in ("QUEUE_SIZE", "MAXLEN") and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise _fail(key, "an integer >= 1", value)
-        if key == "SLOW_POLICY" and value not in _SLOW_POLICIES:
-            raise _fail(key, f"one of {_SLOW_POLICIES!r}", value)
-        if key == "URL" and not (
-            isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://"))
-        ):
-            raise _fail(key, "a redis://, rediss:// or unix:// URL", value)
-        if key == "PREFIX" and not (isinstance(value, str) and value):
-            raise _fail(key, "a non-empty string", value)
-        if key != "BACKEND":
-            kwargs[key.lower()] = value
-    return cls(**kwargs)
+    return cls(**{key.lower(): value for key, value in checked.items()})
 
 
 def get_backend() -> GroupBackend:
@@ -112,6 +72,8 @@ def get_backend() -> GroupBackend:
     A changed setting (e.g. ``override_settings``) builds a new one, unless the current one is
     running: a running backend serves until its application stops.
     """
+    # The raw setting, compared with the one the backend was built from: publish() calls this
+    # every time, and conf.GROUPS would import and validate again. A new value is validated.
     config = getattr(settings, "AIODJANGO_GROUPS", {})
     with _lock:
         if _current:

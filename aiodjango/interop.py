@@ -11,13 +11,17 @@ Everything here is a leaf that ``dispatch``, ``auth``, ``websocket`` and the WSG
 * ``allowed_host()``/``allowed_hosts()`` are the single "``ALLOWED_HOSTS``, else the ``DEBUG``
   defaults" rule, with a small verdict cache that ``forget_hosts`` empties on setting changes
   (connected once, in ``AiodjangoConfig.ready()``);
-* the websocket close codes, so that no module hard-codes a number.
+* the websocket close codes, so that no module hard-codes a number, and ``close_bounded()``,
+  the one websocket close that a peer which stopped reading cannot hold up (``websocket`` and
+  the groups backends share it).
 
 It imports nothing from aiodjango.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 from collections.abc import Mapping
 from io import BytesIO
@@ -41,9 +45,11 @@ __all__ = (
     "CLOSE_POLICY_VIOLATION",
     "CLOSE_PROTOCOL_ERROR",
     "DJANGO_REQUEST_KEY",
+    "WS_REQUEST_KEY",
     "Environ",
     "allowed_host",
     "allowed_hosts",
+    "close_bounded",
     "django_request",
     "django_response",
     "environ_for",
@@ -62,6 +68,10 @@ CLOSE_INTERNAL_ERROR: Final = 1011  # the handler raised
 CLOSE_LOGGED_OUT: Final = 4001  # the socket's user logged out
 
 DJANGO_REQUEST_KEY: Final[web.RequestKey[WSGIRequest]] = web.RequestKey("aiodjango_django_request")
+# The request a served websocket came from, kept on the socket: close_bounded() aborts its
+# transport, whoever holds only the socket (a groups backend).
+WS_REQUEST_KEY: Final[web.ResponseKey[web.BaseRequest]] = web.ResponseKey("aiodjango_ws_request")
+_ws_logger: Final = logging.getLogger("aiodjango.websocket")
 
 _DEBUG_HOSTS: Final = (".localhost", "127.0.0.1", "[::1]")
 _NO_EXTRA: Final[Mapping[str, Any]] = {}
@@ -215,3 +225,24 @@ def forget_hosts(*, setting: str, **kwargs: object) -> None:
     """``setting_changed`` receiver: a host verdict is stale once a setting it used changes."""
     if setting in _HOST_SETTINGS:
         _host_cache.clear()
+
+
+async def close_bounded(
+    ws: web.WebSocketResponse, code: int, message: bytes, within: float
+) -> None:
+    """Close ``ws``; if that takes over ``within`` seconds, abort the connection.
+
+    aiohttp's ``close()`` waits for the send buffer to drain and for the peer's close frame;
+    a peer that stopped reading would hold it (and shutdown) forever. Callers pass
+    ``conf.WS_CLOSE_TIMEOUT``.
+    """
+    if ws.closed:
+        return
+    request = ws.get(WS_REQUEST_KEY)
+    try:
+        await asyncio.wait_for(ws.close(code=code, message=message), within)
+    except TimeoutError:
+        path = request.path if request is not None else "?"
+        _ws_logger.info("Websocket %s: close (%d) timed out; connection aborted", path, code)
+        if request is not None and request.transport is not None:
+            request.transport.abort()  # close() would keep an unflushable buffer, and the socket

@@ -14,8 +14,9 @@ a handler writing to it is released and memory stays bounded. Every close the fr
 takes at most ``AIODJANGO_WS_CLOSE_TIMEOUT`` seconds, then the connection is aborted.
 
 Each application keeps its open sockets in a ``WebSocketTracker`` (``app[WEBSOCKETS_KEY]``).
-Django's ``user_logged_out`` closes that user's sockets with 4001 (the tracker reads the user
-``get_user()`` stored on each request, lazily, at logout), and the application's
+Django's ``user_logged_out`` closes that user's sockets with 4001 in every worker (the tracker
+reads the user ``get_user()`` stored on each request, lazily, at logout; the other workers hear
+of it through the groups backend's control channel), and the application's
 ``on_shutdown`` closes all of them with 1001. Nothing is done per message.
 """
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import threading
 import weakref
 from collections.abc import Coroutine
@@ -37,6 +40,7 @@ from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
 from django.utils.http import is_same_domain
 
+from . import groups
 from .auth import cached_user, get_user, login_requirement
 from .conf import conf
 from .database import DatabaseLease
@@ -48,8 +52,10 @@ from .interop import (
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
+    WS_REQUEST_KEY,
     allowed_host,
     allowed_hosts,
+    close_bounded,
     django_request,
 )
 from .registry import AsyncViewDef
@@ -62,10 +68,12 @@ __all__ = (
     "CLOSE_NORMAL",
     "CLOSE_POLICY_VIOLATION",
     "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_USER_CONTROL",
     "WEBSOCKETS_KEY",
     "WebSocketTracker",
     "close_bounded",
     "close_user_websockets",
+    "on_close_user",
     "on_user_logged_out",
     "origin_refusal",
     "reverse_ws",
@@ -165,6 +173,7 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
         timeout=close_timeout,
     )
     await ws.prepare(request)  # a bad Sec-WebSocket-Key is a 400 here
+    ws[WS_REQUEST_KEY] = request  # close_bounded() aborts its transport if a close stalls
     _PeerGuard.install(request, conf.WS_SEND_TIMEOUT, close_timeout)
     tracker = request.app.get(WEBSOCKETS_KEY)
     if tracker is not None:
@@ -182,39 +191,17 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
                 exc_info=True,
                 extra={"status_code": CLOSE_INTERNAL_ERROR, "request": django_request(request)},
             )
-            await close_bounded(ws, request, CLOSE_INTERNAL_ERROR, b"Internal error")
+            await close_bounded(ws, CLOSE_INTERNAL_ERROR, b"Internal error", close_timeout)
     finally:
         if tracker is not None:
             tracker.discard(ws)
-        await close_bounded(ws, request, CLOSE_NORMAL, b"")
+        await close_bounded(ws, CLOSE_NORMAL, b"", close_timeout)
     return ws
 
 
 def _gone(request: web.BaseRequest) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
-
-
-async def close_bounded(
-    ws: web.WebSocketResponse,
-    request: web.BaseRequest,
-    code: int,
-    message: bytes,
-) -> None:
-    """Close ``ws``; if that takes over ``AIODJANGO_WS_CLOSE_TIMEOUT`` seconds, abort.
-
-    aiohttp's ``close()`` waits for the send buffer to drain and for the peer's close frame;
-    a peer that stopped reading would hold it (and shutdown) forever.
-    """
-    if ws.closed:
-        return
-    transport = request.transport
-    try:
-        await asyncio.wait_for(ws.close(code=code, message=message), conf.WS_CLOSE_TIMEOUT)
-    except TimeoutError:
-        logger.info("Websocket %s: close (%d) timed out; connection aborted", request.path, code)
-        if transport is not None:
-            transport.abort()  # close() would keep an unflushable buffer, and the socket
 
 
 class _PeerGuard(asyncio.Protocol):
@@ -411,7 +398,7 @@ class WebSocketTracker:
     def _close_user(self, key: str, code: int, message: bytes) -> None:
         self._bind_known_users()
         for ws in list(self._by_user.get(key, ())):
-            self._spawn(close_bounded(ws, self._requests[ws], code, message))
+            self._spawn(close_bounded(ws, code, message, conf.WS_CLOSE_TIMEOUT))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -420,7 +407,8 @@ class WebSocketTracker:
 
     async def close_all(self, code: int = CLOSE_GOING_AWAY, message: bytes = b"") -> None:
         """Close every open socket with ``code``; each close is bounded (then aborted)."""
-        closing = [close_bounded(ws, self._requests[ws], code, message) for ws in self.sockets]
+        timeout = conf.WS_CLOSE_TIMEOUT
+        closing = [close_bounded(ws, code, message, timeout) for ws in self.sockets]
         await asyncio.gather(*closing, *list(self._tasks), return_exceptions=True)
 
 
@@ -453,18 +441,77 @@ async def _close_on_shutdown(app: web.Application) -> None:
 def close_user_websockets(
     user: object, *, code: int = CLOSE_LOGGED_OUT, message: str = "Logged out"
 ) -> None:
-    """Close ``user``'s open websockets in every application; callable from any thread.
+    """Close ``user``'s open websockets in every application of every worker; from any thread.
 
     ``user_logged_out`` calls it; call it yourself when a user is deactivated or changes
-    password.
+    password, also from a management command or a Celery task. This process's sockets close
+    at once; the other workers' get the ``aiodjango.close_user`` control message through the
+    groups backend (``AIODJANGO_GROUPS``: Redis reaches every worker, memory this process
+    only). A backend that cannot send (Redis down) is logged and the logout goes on.
     """
     key = _user_key(user)
     if key is None:
         return
+    _close_user_here(key, code, message.encode())
+    payload: dict[str, object] = {
+        "user": key,
+        "code": code,
+        "message": message,
+        "origin": _origin(),
+    }
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        _send_close_user(payload)
+    else:  # on an event loop: the sync client's XADD goes to a thread, never blocking the loop
+        task = loop.create_task(asyncio.to_thread(_send_close_user, payload))
+        _sending.add(task)
+        task.add_done_callback(_sending.discard)
+
+
+CLOSE_USER_CONTROL: Final = "aiodjango.close_user"
+_ORIGIN_TOKEN: Final = secrets.token_hex(6)
+_sending: Final[set[asyncio.Task[None]]] = set()
+
+
+def _origin() -> str:
+    # With the pid, so that each forked gunicorn worker is its own origin.
+    return f"{_ORIGIN_TOKEN}:{os.getpid()}"
+
+
+def _close_user_here(key: str, code: int, message: bytes) -> None:
     with _trackers_lock:
         trackers = list(_trackers)
     for tracker in trackers:
-        tracker.close_user_threadsafe(key, code, message.encode())
+        tracker.close_user_threadsafe(key, code, message)
+
+
+def _send_close_user(payload: dict[str, object]) -> None:
+    try:
+        groups.send_control_sync(CLOSE_USER_CONTROL, payload)
+    except Exception:
+        logger.exception(
+            "Could not tell the other workers to close user %s's websockets (AIODJANGO_GROUPS "
+            "backend failed); closed them in this process only",
+            payload["user"],
+        )
+
+
+def on_close_user(payload: dict[str, object]) -> None:
+    """The ``aiodjango.close_user`` control handler (registered in ``AiodjangoConfig.ready()``).
+
+    Closes the user's sockets in this process, unless this process sent the message: it
+    closed its own already.
+    """
+    if payload.get("origin") == _origin():
+        return
+    code, message = payload.get("code"), payload.get("message")
+    if not (isinstance(code, int) and isinstance(message, str)):
+        logger.warning("Ignored a malformed %s control message: %r", CLOSE_USER_CONTROL, payload)
+        return
+    _close_user_here(str(payload["user"]), code, message.encode())
 
 
 def on_user_logged_out(sender: object, user: object = None, **kwargs: object) -> None:

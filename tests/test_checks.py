@@ -75,6 +75,13 @@ def test_e003_bad_setting(name: str) -> None:
     assert f"AIODJANGO_{name}" in output
 
 
+@override_settings(AIODJANGO_GROUPS={"URL": "redis://127.0.0.1:6379/0"})
+def test_e003_groups_key_the_backend_does_not_take() -> None:
+    """E003: AIODJANGO_GROUPS is checked key by key at check time, not only when the app starts."""
+    output = _check("E003")
+    assert "MemoryBackend does not take: ['URL']" in output
+
+
 @override_settings(ROOT_URLCONF="tests.serving.check_urls")
 def test_w001_ambiguous_coroutine_view() -> None:
     """W001: an unmarked, unannotated coroutine view in the URLconf."""

@@ -9,6 +9,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
+from aiodjango.backends.memory import MemoryBackend
+from aiodjango.backends.redis import RedisBackend
 from aiodjango.checks import setting_names
 from aiodjango.conf import conf
 
@@ -18,7 +20,7 @@ DEFAULTS: dict[str, object] = {
     "APPLICATION": None,
     "DB_THREADS": 16,
     "DISCOVERY": "annotated",
-    "DB_THREADS": 16,
+    "GROUPS": {"BACKEND": MemoryBackend},
     "MAX_BODY_SIZE": 2621440,
     "SHUTDOWN_TIMEOUT": 30.0,
     "TOKEN_AUTHENTICATOR": None,
@@ -39,7 +41,7 @@ BAD_VALUES: dict[str, object] = {
     "APPLICATION": 42,
     "DB_THREADS": 0,
     "DISCOVERY": "everything",
-    "DB_THREADS": 0,
+    "GROUPS": "redis://127.0.0.1:6379/0",  # a URL where the dict goes
     "MAX_BODY_SIZE": "big",
     "SHUTDOWN_TIMEOUT": -1,
     "TOKEN_AUTHENTICATOR": 42,
@@ -132,3 +134,16 @@ def test_documented(name: str) -> None:
     text = DOCS.read_text()
     assert f"| `AIODJANGO_{name}` |" in text
     assert f"## `AIODJANGO_{name}`" in text
+
+
+def test_groups_backend_and_options() -> None:
+    """AIODJANGO_GROUPS gives the backend class and the options as set, key by key checked."""
+    config = {"BACKEND": "aiodjango.backends.redis.RedisBackend", "PREFIX": "p", "MAXLEN": 5}
+    with override_settings(AIODJANGO_GROUPS=config):
+        checked = conf.GROUPS
+    assert checked == {"BACKEND": RedisBackend, "PREFIX": "p", "MAXLEN": 5}
+    with (
+        override_settings(AIODJANGO_GROUPS={"QUEUE_SIZE": 0}),
+        pytest.raises(ImproperlyConfigured, match=r'AIODJANGO_GROUPS\["QUEUE_SIZE"\].* 0\.'),
+    ):
+        conf.GROUPS  # noqa: B018 - the property validates

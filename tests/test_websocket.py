@@ -11,8 +11,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis
 import websockets
 from aiohttp import WSMsgType, web
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, Template
 from django.urls import reverse
@@ -29,10 +31,12 @@ from aiodjango.websocket import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_MESSAGE_TOO_BIG,
     WEBSOCKETS_KEY,
+    close_user_websockets,
 )
 
 from . import ws_views
 from .helpers import Client, close_code, ws_connect
+from .serving.harness import free_port
 
 
 async def test_echo_with_aiohttp_client(aio_client: Client) -> None:
@@ -382,3 +386,20 @@ def test_ws_url_tag_without_request() -> None:
     template = Template('{% load aiodjango %}{% ws_url "ws-echo" %}')
     with pytest.raises(ImproperlyConfigured, match="context_processors.request"):
         template.render(Context({}))
+
+
+def test_logout_goes_on_when_the_groups_backend_is_unreachable(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """close_user_websockets() with Redis down: the failed control message is logged, not raised
+    (Redis on a port nothing listens on; the user is an unsaved User, no database needed)."""
+    settings.AIODJANGO_GROUPS = {
+        "BACKEND": "aiodjango.backends.redis.RedisBackend",
+        "URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    with caplog.at_level(logging.ERROR, "aiodjango.websocket"):
+        close_user_websockets(User(pk=42, username="gone"))
+    [record] = [r for r in caplog.records if r.name == "aiodjango.websocket"]
+    assert "close user 42's websockets" in record.getMessage()
+    assert "closed them in this process only" in record.getMessage()
+    assert record.exc_info is not None and isinstance(record.exc_info[1], redis.ConnectionError)

@@ -23,6 +23,9 @@ from typing import Any, ClassVar, Final, Literal
 
 from aiohttp import web
 
+from ..conf import conf
+from ..interop import close_bounded
+
 __all__ = (
     "CLOSE_TRY_AGAIN_LATER",
     "ControlHandler",
@@ -358,8 +361,10 @@ class GroupBackend(abc.ABC):
             box.task.cancel()
         self.forget(box.ws)
         self._count("closed_slow", "Closed a slow websocket with 1013 (its send queue was full)")
+        # Bounded: the peer stopped reading, so the close frame may never flush; past
+        # AIODJANGO_WS_CLOSE_TIMEOUT the connection is aborted.
         self._spawn_closer(
-            box.ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"Send queue full", drain=False)
+            close_bounded(box.ws, CLOSE_TRY_AGAIN_LATER, b"Send queue full", conf.WS_CLOSE_TIMEOUT)
         )
 
     def _spawn_closer(self, coro: Coroutine[Any, Any, Any]) -> None:

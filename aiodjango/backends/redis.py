@@ -39,6 +39,7 @@ _BLOCK_MS: Final = 5000  # a quiet reader re-issues XREAD this often
 _BATCH: Final = 1000  # entries per stream per XREAD; a full batch means the reader is behind
 _HEARTBEAT: Final = 10.0  # seconds between heartbeats; a process is dead after 3 missed
 _BACKOFF: Final = (0.05, 2.0)  # first and largest reconnect delay, in seconds
+_SYNC_TIMEOUT: Final = 5.0  # seconds: connecting and each reply of the sync client
 _LOST: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -245,7 +246,14 @@ class RedisBackend(GroupBackend):
     def _sync_client(self) -> redis.Redis:
         with self._sync_lock:
             if self._sync is None:
-                self._sync = redis.Redis.from_url(self.url, client_name=f"{self.prefix}:sync")
+                # Bounded, so a publish (or a logout's control message) from a Django thread
+                # fails with a ConnectionError rather than hanging when Redis is unreachable.
+                self._sync = redis.Redis.from_url(
+                    self.url,
+                    client_name=f"{self.prefix}:sync",
+                    socket_connect_timeout=_SYNC_TIMEOUT,
+                    socket_timeout=_SYNC_TIMEOUT,
+                )
             return self._sync
 
     def _publish_sync(self, group: str, data: str | bytes) -> None:
