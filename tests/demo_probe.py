@@ -66,6 +66,24 @@ async def close_of(ws: aiohttp.ClientWebSocketResponse) -> int | None:
             return None
 
 
+async def next_of(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next frame of type ``kind``, skipping others (presence frames come at any time)."""
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=TIMEOUT)
+        if frame["type"] == kind:
+            return frame
+
+
+async def message_and_ack(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The sender's copy of its message and its ack, which may come in either order."""
+    found: dict[str, dict[str, Any]] = {}
+    while len(found) < 2:
+        frame: dict[str, Any] = await ws.receive_json(timeout=TIMEOUT)
+        if frame["type"] in ("message", "ack"):
+            found[frame["type"]] = frame
+    return [found["message"], found["ack"]]
+
+
 async def probe(client: Client) -> dict[str, Any]:
     """Everything the tests check, gathered in one run against one server."""
     seen: dict[str, Any] = {}
@@ -99,28 +117,48 @@ async def probe(client: Client) -> dict[str, Any]:
             alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws_alice,
             bob.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws_bob,
         ):
-            seen["history_on_join"] = await ws_alice.receive_json(timeout=TIMEOUT)
-            await ws_bob.receive_json(timeout=TIMEOUT)
-            await ws_alice.send_json({"text": "  hello bob  "})
-            seen["alice_sees_own"] = await ws_alice.receive_json(timeout=TIMEOUT)
-            seen["bob_sees_alice"] = await ws_bob.receive_json(timeout=TIMEOUT)
-            await ws_bob.send_json({"text": "hi alice"})
-            seen["alice_sees_bob"] = await ws_alice.receive_json(timeout=TIMEOUT)
-            await ws_bob.receive_json(timeout=TIMEOUT)
+            seen["history_on_join"] = await next_of(ws_alice, "history")
+            await next_of(ws_bob, "history")
+            presence = await next_of(ws_alice, "presence")
+            while presence["users"] != ["alice", "bob"]:  # alice's own join may come first
+                presence = await next_of(ws_alice, "presence")
+            seen["presence_both"] = presence
+            await ws_alice.send_json({"text": "  hello bob  ", "id": "alice-1"})
+            own, ack = await message_and_ack(ws_alice)
+            seen["alice_sees_own"], seen["alice_ack"] = own, ack
+            seen["bob_sees_alice"] = await next_of(ws_bob, "message")
+            await ws_bob.send_json({"text": "hi alice"})  # no id: stored, not acknowledged
+            seen["alice_sees_bob"] = await next_of(ws_alice, "message")
+            await next_of(ws_bob, "message")
+            await ws_alice.send_json({"text": "hello bob", "id": "alice-1"})  # a resend
+            seen["resend_ack"] = (await message_and_ack(ws_alice))[1]  # published again
             errors = []
             for frame in (
                 "not json",
-                json.dumps({"text": "   "}),
+                json.dumps({"text": "   ", "id": "alice-2"}),
                 json.dumps({"text": "x" * 1001}),
+                json.dumps({"text": "hi", "id": 7}),
             ):
                 await ws_alice.send_str(frame)
-                errors.append(await ws_alice.receive_json(timeout=TIMEOUT))
+                errors.append(await next_of(ws_alice, "error"))
             await ws_alice.send_bytes(b"\x00")
-            errors.append(await ws_alice.receive_json(timeout=TIMEOUT))
+            errors.append(await next_of(ws_alice, "error"))
             seen["frame_errors"] = errors
+        async with alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
+            await next_of(ws, "history")
+            async with bob.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws_bob:
+                await next_of(ws_bob, "history")
+            presence = await next_of(ws, "presence")
+            while presence["users"] != ["alice"]:  # bob joined, then left
+                presence = await next_of(ws, "presence")
+            seen["presence_after_bob_left"] = presence
 
         async with bob.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
-            seen["history_on_rejoin"] = await ws.receive_json(timeout=TIMEOUT)
+            seen["history_on_rejoin"] = await next_of(ws, "history")
+        first_seq = seen["alice_sees_own"]["message"]["seq"]
+        after = f"{base}/ws/rooms/lobby/?after={first_seq}"
+        async with bob.ws_connect(after, headers=origin) as ws:
+            seen["history_after"] = await next_of(ws, "history")
         async with alice.ws_connect(f"{base}/ws/rooms/nope/", headers=origin) as ws:
             seen["missing_room_ws"] = await close_of(ws)
 
@@ -146,7 +184,7 @@ async def probe(client: Client) -> dict[str, Any]:
 
         token = jar.filter_cookies(URL(base))["csrftoken"].value
         async with alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
-            await ws.receive_json(timeout=TIMEOUT)  # joined
+            await next_of(ws, "history")  # joined
             async with alice.post(
                 f"{base}/accounts/logout/",
                 data={"csrfmiddlewaretoken": token},

@@ -133,34 +133,58 @@ def test_room_page_has_websocket_url(seen: dict[str, Any]) -> None:
 
 def test_messages_are_broadcast_both_ways(seen: dict[str, Any]) -> None:
     """A message reaches its sender and the other user, in both directions, stripped."""
-    assert seen["history_on_join"] == {"type": "history", "messages": []}
+    history = seen["history_on_join"]
+    assert (history["type"], history["messages"]) == ("history", [])
+    assert isinstance(history["worker"], int)  # the serving process, for multi-worker tests
     own, bobs_copy = seen["alice_sees_own"], seen["bob_sees_alice"]
     assert own == bobs_copy
     assert own["type"] == "message"
     assert (own["message"]["user"], own["message"]["text"]) == ("alice", "hello bob")
     assert seen["alice_sees_bob"]["message"]["user"] == "bob"
     assert seen["alice_sees_bob"]["message"]["text"] == "hi alice"
+    assert seen["alice_sees_bob"]["message"]["seq"] == own["message"]["seq"] + 1
+
+
+def test_messages_with_an_id_are_acknowledged_once(seen: dict[str, Any]) -> None:
+    """A message with a client id is acknowledged with the stored message; sending the same id
+    again (a resend after a reconnect) acknowledges the same message and stores nothing new."""
+    ack = seen["alice_ack"]
+    assert ack == {"type": "ack", "id": "alice-1", "message": seen["alice_sees_own"]["message"]}
+    assert seen["resend_ack"] == ack
+    assert [m["text"] for m in seen["api"][1]["messages"]] == ["hello bob", "hi alice"]
+
+
+def test_presence_lists_who_is_in_the_room(seen: dict[str, Any]) -> None:
+    """Each join and leave sends the room's sorted user list, with a growing version."""
+    both, after = seen["presence_both"], seen["presence_after_bob_left"]
+    assert both["users"] == ["alice", "bob"]
+    assert after["users"] == ["alice"]
+    assert after["version"] > both["version"]
 
 
 def test_bad_frames_get_errors_and_are_not_stored(seen: dict[str, Any]) -> None:
-    """Non-JSON, blank, too long and binary frames are answered with an error each."""
+    """Non-JSON, blank, too long, badly identified and binary frames get an error each, with
+    the frame's client id when it had a valid one."""
     errors = seen["frame_errors"]
-    assert [e["type"] for e in errors] == ["error"] * 4
+    assert [e["type"] for e in errors] == ["error"] * 5
     assert "JSON" in errors[0]["error"]
     assert "non-empty" in errors[1]["error"]
+    assert errors[1]["id"] == "alice-2"
     assert "at most 1000" in errors[2]["error"]
-    assert "text frames" in errors[3]["error"]
+    assert '"id" must be a string' in errors[3]["error"]
+    assert "text frames" in errors[4]["error"]
     assert [m["text"] for m in seen["api"][1]["messages"]] == ["hello bob", "hi alice"]
 
 
 def test_history_on_rejoin(seen: dict[str, Any]) -> None:
-    """Joining again sends the stored messages, oldest first."""
+    """Joining again sends the stored messages, oldest first; ?after=N only those after N."""
     history = seen["history_on_rejoin"]
     assert history["type"] == "history"
     assert [(m["user"], m["text"]) for m in history["messages"]] == [
         ("alice", "hello bob"),
         ("bob", "hi alice"),
     ]
+    assert [m["text"] for m in seen["history_after"]["messages"]] == ["hi alice"]
 
 
 def test_unknown_room_websocket_closes_4404(seen: dict[str, Any]) -> None:

@@ -3,6 +3,13 @@
 It runs on SQLite (``demo/db.sqlite3``) with no configuration. ``DATABASE_URL`` points it at
 another database: ``postgres://user:password@host:5432/name`` (needs ``pip install psycopg``)
 or ``sqlite:////absolute/path.sqlite3``.
+
+The chat's groups use the in-memory backend (one process: ``runserver``, ``python -m
+aiodjango``, one gunicorn worker) unless ``REDIS_URL`` is set: then they go through Redis
+(``aiodjango.backends.redis.RedisBackend``, ``pip install 'redis>=5'``), which several workers
+and hosts need to reach each other's sockets. ``REDIS_PREFIX`` (default ``aiodjango-demo``)
+starts its keys. ``CHAT_PRESENCE_TTL`` (seconds, default 30) bounds how long a crashed
+worker's users stay in the "Online" list.
 """
 
 from __future__ import annotations
@@ -124,6 +131,19 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 AIODJANGO_SERVE_STATIC = True  # with DEBUG off, aiodjango serves STATIC_ROOT (docs/deployment.md)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --8<-- [start:groups]
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:  # several workers or hosts: they reach each other's sockets through Redis
+    AIODJANGO_GROUPS = {
+        "BACKEND": "aiodjango.backends.redis.RedisBackend",
+        "URL": REDIS_URL,
+        "PREFIX": os.environ.get("REDIS_PREFIX", "aiodjango-demo"),
+    }
+else:  # one process: the default in-memory backend
+    AIODJANGO_GROUPS = {"BACKEND": "aiodjango.backends.memory.MemoryBackend"}
+CHAT_PRESENCE_TTL = float(os.environ.get("CHAT_PRESENCE_TTL", "30"))
+# --8<-- [end:groups]
 
 # --8<-- [start:login]
 LOGIN_URL = "login"

@@ -17,4 +17,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
 
 application = get_wsgi_application()
 app = get_aio_application(application)
+
+from chat.presence import heartbeat  # noqa: E402  (needs Django set up)
+
+app.cleanup_ctx.append(heartbeat)  # each worker refreshes its presence rows, drops stale ones
 # --8<-- [end:wsgi]

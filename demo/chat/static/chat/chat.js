@@ -4,7 +4,13 @@
 // connecting, connected, reconnecting (with a countdown) and disconnected. Dropped connections
 // (server restart, network) are retried with exponential backoff and jitter; closes that
 // retrying cannot fix (4001: this user logged out; 4404: no such room) are final and disable
-// the form. Server messages: {"type": "history" | "message" | "error" | "presence", ...}.
+// the form. Server messages: {"type": "history" | "message" | "ack" | "error" | "presence", ...}.
+//
+// Nothing typed is lost: each message gets a client id and waits in an outbox until the
+// server's ack (stored and published); after a reconnect the outbox is sent again (the server
+// stores a client id once). The page tracks the room's message numbers (seq) and reconnects
+// with ?after=<seq>, the highest number up to which it has every message, so it also gets what
+// was posted while it was away. The protocol is in docs/tutorial.md and demo/chat/sockets.py.
 "use strict";
 (function () {
   const root = document.getElementById("chat");
@@ -21,6 +27,26 @@
   let ws = null;
   let attempt = 0;
   let countdown = null;
+  const outbox = new Map(); // client id -> text, until acknowledged
+  const seqs = new Set(); // message numbers seen above `cursor`
+  let cursor = null; // every message up to this number has been seen (null: none yet)
+  let presenceVersion = 0;
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  function seen(seq) {
+    if (cursor === null || seq > cursor) seqs.add(seq);
+    advance();
+  }
+
+  function advance() {
+    if (cursor === null) return;
+    seqs.forEach((seq) => { if (seq <= cursor) seqs.delete(seq); });
+    while (seqs.has(cursor + 1)) { cursor += 1; seqs.delete(cursor); }
+  }
 
   function setState(state, text, link) {
     root.dataset.state = state;
@@ -38,6 +64,7 @@
 
   // Messages are kept in id order, once each: history and live messages overlap on (re)join.
   function show(message) {
+    seen(message.seq);
     if (list.querySelector(`li[data-id="${message.id}"]`)) return;
     const item = document.createElement("li");
     item.dataset.id = String(message.id);
@@ -55,12 +82,15 @@
     text.className = "text";
     text.textContent = message.text;
     item.append(meta, text);
-    const later = Array.from(list.children).find((li) => Number(li.dataset.id) > message.id);
+    item.dataset.seq = String(message.seq);
+    const later = Array.from(list.children).find((li) => Number(li.dataset.seq) > message.seq);
     list.insertBefore(item, later || null);
     if (!later) list.scrollTop = list.scrollHeight;
   }
 
-  function showPresence(users) {
+  function showPresence(users, version) {
+    if (version < presenceVersion) return; // an older list that arrived late
+    presenceVersion = version;
     onlineUsers.replaceChildren(...users.map((name) => {
       const item = document.createElement("li");
       item.textContent = name === me ? `${name} (you)` : name;
@@ -80,19 +110,32 @@
     clearInterval(countdown);
     setState(attempt ? "reconnecting" : "connecting", attempt ? "Reconnecting…" : "Connecting…");
     let opened = false;
-    ws = new WebSocket(root.dataset.wsUrl);
+    const url = cursor === null ? root.dataset.wsUrl : `${root.dataset.wsUrl}?after=${cursor}`;
+    const socket = ws = new WebSocket(url);
     ws.addEventListener("open", () => { opened = true; });
     ws.addEventListener("message", (event) => {
       const data = JSON.parse(event.data);
       if (data.type === "history") {
         data.messages.forEach(show);
+        if (cursor === null) { // the first join: the history holds everything up to its last
+          const last = data.messages[data.messages.length - 1];
+          cursor = last ? last.seq : 0;
+          advance();
+        }
         attempt = 0;
         setState("connected", "Connected");
         root.dataset.joined = "true";
+        root.dataset.worker = String(data.worker);
+        outbox.forEach((text, id) => socket.send(JSON.stringify({ text, id })));
         input.focus();
       } else if (data.type === "message") show(data.message);
-      else if (data.type === "presence") showPresence(data.users);
-      else if (data.type === "error") status.textContent = data.error;
+      else if (data.type === "ack") { outbox.delete(data.id); show(data.message); }
+      else if (data.type === "presence") showPresence(data.users, data.version);
+      else if (data.type === "error") {
+        if (data.id) outbox.delete(data.id); // refused: sending it again would not help
+        status.textContent = data.error;
+      }
+      root.dataset.pending = String(outbox.size);
     });
     ws.addEventListener("close", (event) => {
       ws = null;
@@ -124,7 +167,10 @@
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!ws || ws.readyState !== WebSocket.OPEN || !input.value.trim()) return;
-    ws.send(JSON.stringify({ text: input.value }));
+    const id = newId();
+    outbox.set(id, input.value);
+    root.dataset.pending = String(outbox.size);
+    ws.send(JSON.stringify({ text: input.value, id }));
     input.value = "";
   });
   connect();
