@@ -24,12 +24,10 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 from django.conf import settings
-from django.core.handlers.exception import response_for_exception
-from django.core.handlers.wsgi import WSGIRequest
 
 from .auth import csrf_rejection
 from .database import DatabaseLease
-from .interop import allowed_host, django_request, django_response, request_host
+from .interop import allowed_host, bad_host, django_error_response, django_request
 from .registry import AsyncViewDef
 from .websocket import serve_websocket
 
@@ -38,21 +36,12 @@ __all__ = ("CLIENT_CLOSED_REQUEST", "wrap_view")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CLIENT_CLOSED_REQUEST: Final = 499  # nginx's status for a client that left: the access log's
-security_logger: Final = logging.getLogger("django.security.DisallowedHost")
 logger: Final = logging.getLogger("aiodjango.request")
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # A ValueError/AssertionError raised in these files is a body aiohttp could not parse.
 _BODY_PARSERS: Final = frozenset(
     str(Path(aiohttp.__file__).parent / name) for name in ("multipart.py", "web_request.py")
 )
-
-
-def _error_response(django: WSGIRequest, exc: Exception) -> web.Response:
-    # Runs in a thread, with ``exc`` re-raised so Django's handler sees it in sys.exc_info().
-    try:
-        raise exc
-    except Exception as raised:
-        return django_response(response_for_exception(django, raised))
 
 
 def _client_left(request: web.Request, exc: Exception) -> bool:
@@ -69,12 +58,6 @@ def _unparsable_body(exc: Exception) -> bool:
     return tb is not None and tb.tb_frame.f_code.co_filename in _BODY_PARSERS
 
 
-def _bad_host(request: web.Request) -> web.HTTPBadRequest:
-    host = request_host(request) or ""
-    security_logger.error("Invalid HTTP_HOST header: %r.", host)
-    return web.HTTPBadRequest(text=f"Bad Request (400): invalid Host header {host!r}.")
-
-
 def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
     """The aiohttp handler serving ``view_def``: checks, then the view, then error handling."""
     handler = view_def.handler
@@ -83,7 +66,7 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
 
     async def serve(request: web.Request) -> web.StreamResponse:
         if allowed_host(request) is None:
-            raise _bad_host(request)
+            raise bad_host(request)
         length = request.content_length
         if max_body_size is not None and length is not None and length > max_body_size:
             raise web.HTTPRequestEntityTooLarge(max_size=max_body_size, actual_size=length)
@@ -108,7 +91,7 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
                 raise web.HTTPBadRequest(text=f"Bad Request (400): {exc}") from exc
             if getattr(settings, "DEBUG_PROPAGATE_EXCEPTIONS", False):
                 raise
-            return await asyncio.to_thread(_error_response, django_request(request), exc)
+            return await asyncio.to_thread(django_error_response, django_request(request), exc)
 
     serve.__name__ = serve.__qualname__ = getattr(handler, "__qualname__", "view")
     return serve

@@ -9,11 +9,14 @@ segment are narrowed by one combined regex. URLconfs with translated routes or
 each request is matched in the language Django's ``LocaleMiddleware`` would activate.
 ``DjangoResource`` is the single aiohttp resource (canonical ``/``) that asks the router and
 hands the request to an async view or to Django. ``add_named_views`` makes
-``app.router[name].url_for()`` agree with ``reverse()``.
+``app.router[name].url_for()`` agree with ``reverse()``. Under a path prefix
+(``FORCE_SCRIPT_NAME``, ``interop.path_info``) the router sees the path without it, async
+views get it as their script prefix (``reverse()``), and a path outside it is Django's 404.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
@@ -23,15 +26,23 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.cookie import parse_cookie
-from django.urls import URLPattern, URLResolver, reverse
+from django.urls import URLPattern, URLResolver, get_script_prefix, reverse, set_script_prefix
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
 from django.utils import translation
 from django.utils.encoding import repercent_broken_unicode
 from yarl import URL
 
 from .discovery import Endpoint, Level, level_of, make_endpoint
+from .interop import (
+    allowed_host,
+    bad_host,
+    django_error_response,
+    django_request,
+    path_info,
+    script_prefix,
+)
 from .patterns import chain_prefix, depends_on_language, prefilter
 
 if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not export
@@ -414,6 +425,18 @@ def _in_language(handler: Handler) -> Handler:
     return serve
 
 
+async def _outside_prefix(request: web.Request) -> web.StreamResponse:
+    # Django's own 404 (handler404, or the debug page naming the fix): the site is not here.
+    if allowed_host(request) is None:
+        raise bad_host(request)
+    prefix = script_prefix()
+    error = Http404(
+        f"{request.path!r} is outside FORCE_SCRIPT_NAME {prefix!r}. A proxy that strips the "
+        f"prefix must send 'X-Forwarded-Prefix: {prefix}'."
+    )
+    return await asyncio.to_thread(django_error_response, django_request(request), error)
+
+
 class DjangoResource(web.AbstractResource):
     """The one aiohttp resource: every path is resolved through the URLconf's order."""
 
@@ -432,6 +455,7 @@ class DjangoResource(web.AbstractResource):
             for index, handler in handlers.items()
         }
         self._fallback = _Route(fallback, self, "django", fallback_expect)  # 413 before 100
+        self._outside = _Route(_outside_prefix, self, None)
 
     @property
     def canonical(self) -> str:
@@ -444,6 +468,15 @@ class DjangoResource(web.AbstractResource):
         self, request: web.Request
     ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         path = django_path(request)
+        prefix = script_prefix()
+        if prefix:
+            inner = path_info(request, path, prefix)
+            if inner is None:
+                return web.UrlMappingMatchInfo({}, self._outside), set()
+            path = inner or "/"
+            # reverse() in the async view, as WSGIHandler sets it for Django's (resolve()
+            # runs in the handler's task); without a prefix, nothing is set.
+            set_script_prefix(prefix)
         if path.startswith("/"):
             router = self._router
             if not router.language_dependent:
@@ -474,11 +507,12 @@ class DjangoResource(web.AbstractResource):
         return False
 
     def __len__(self) -> int:
-        return len(self._routes) + 1
+        return len(self._routes) + 2
 
     def __iter__(self) -> Iterator[web.AbstractRoute]:
         yield from self._routes.values()
         yield self._fallback
+        yield self._outside
 
 
 class NamedViewResource(web.AbstractResource, Sized):
@@ -494,9 +528,22 @@ class NamedViewResource(web.AbstractResource, Sized):
         return "/" + self._endpoint.route
 
     def url_for(self, *args: str, **kwargs: str) -> URL:
-        """The same URL as ``reverse(name, args=args, kwargs=kwargs)``."""
+        """The same URL as ``reverse(name, args=args, kwargs=kwargs)`` in a request.
+
+        Under ``FORCE_SCRIPT_NAME`` the URL has the prefix even outside a request, where
+        ``reverse()`` uses whatever script prefix the thread or task has.
+        """
         assert self.name is not None
-        return URL(reverse(self.name, args=args or None, kwargs=kwargs or None), encoded=True)
+        args_, kwargs_ = args or None, kwargs or None
+        prefix = script_prefix()
+        if prefix and get_script_prefix() != prefix + "/":
+            previous = get_script_prefix()
+            set_script_prefix(prefix)
+            try:
+                return URL(reverse(self.name, args=args_, kwargs=kwargs_), encoded=True)
+            finally:
+                set_script_prefix(previous)
+        return URL(reverse(self.name, args=args_, kwargs=kwargs_), encoded=True)
 
     async def resolve(
         self, request: web.Request
