@@ -74,22 +74,27 @@ class SlowClient:
     @classmethod
     async def join(cls, server: TestServer, *groups: str) -> SlowClient:
         """Connect, upgrade, and wait for "joined"."""
+        client = await cls.open(server.port or 0, _path(*groups))
+        assert await client.frame() == (1, b"joined")
+        return client
+
+    @classmethod
+    async def open(cls, port: int, path: str) -> SlowClient:
+        """Connect to 127.0.0.1:``port`` and upgrade ``path`` (no frame read yet)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no kernel read-ahead
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port or 0))
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
-            f"GET {_path(*groups)} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
-        client = cls(reader, writer)
-        assert await client.frame() == (1, b"joined")
-        return client
+        return cls(reader, writer)
 
     async def frame(self) -> tuple[int, bytes]:
         """The next frame's opcode and payload (1 text, 2 binary, 8 close)."""

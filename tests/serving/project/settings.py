@@ -2,7 +2,8 @@
 
 ``SERVING_APPLICATION=1`` in the environment sets ``AIODJANGO_APPLICATION`` to ``project.wsgi.app``
 (another value is taken as the target itself), and ``SERVING_<NAME>`` sets ``AIODJANGO_<NAME>``
-for the numeric settings below.
+for the numeric settings below. ``SERVING_GROUPS_PREFIX`` turns on the Redis groups backend with
+that key prefix, plus auth and sessions in the SQLite file ``SERVING_DB`` (run ``migrate``).
 """
 
 from __future__ import annotations
@@ -47,3 +48,22 @@ if os.environ.get("SERVING_BLOCKING_LOG"):  # a handler that blocks, as mail_adm
             for name in ("django.request", "django.security", "aiohttp.access")
         },
     }
+_groups_prefix = os.environ.get("SERVING_GROUPS_PREFIX")
+if _groups_prefix:  # tests/test_multiworker.py: Redis groups, users and sessions in a shared file
+    INSTALLED_APPS += ["django.contrib.auth", "django.contrib.sessions"]
+    MIDDLEWARE = [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "project.views.worker_pid_header",
+    ]
+    DATABASES["default"]["NAME"] = os.environ["SERVING_DB"]
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+    LOGOUT_REDIRECT_URL = "/sync/"
+    AIODJANGO_GROUPS = {
+        "BACKEND": "aiodjango.backends.redis.RedisBackend",
+        "URL": "redis://127.0.0.1:6379/0",
+        "PREFIX": _groups_prefix,
+        "QUEUE_SIZE": int(os.environ.get("SERVING_GROUPS_QUEUE_SIZE", "1000")),
+    }
+    AIODJANGO_WS_CLOSE_TIMEOUT = 1.0
