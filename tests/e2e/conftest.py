@@ -1,9 +1,13 @@
-"""Fixtures of the browser tests: the demo served by ``manage.py runserver``, and Chromium.
+"""Fixtures of the browser tests: the demo served by ``manage.py runserver`` or by gunicorn
+with 2 workers and Redis, and Chromium.
 
 The demo runs as a subprocess on a free loopback port with its own SQLite database, migrated
-and given the demo users first, exactly as ``scripts/demo`` does. Chromium is Debian's
-(``apt-get install chromium``), driven by Playwright without ``playwright install``. Outside CI a
-missing browser or Playwright skips these tests; in CI (``CI`` set) it fails them.
+and given the demo users first, exactly as ``scripts/demo`` does. The gunicorn one
+(``demo_cluster``) runs 2 aiodjango workers with ``REDIS_URL`` set (a key prefix of its own)
+and DEBUG off, serving the collected static files (no Redis: skipped, or failed in CI).
+Chromium is Debian's (``apt-get install chromium``), driven by Playwright without ``playwright
+install``. Outside CI a missing browser or Playwright skips these tests; in CI (``CI`` set) it
+fails them.
 """
 
 from __future__ import annotations
@@ -151,6 +155,66 @@ def demo(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     server.start()
     try:
         yield server
+    finally:
+        server.stop()
+
+
+class DemoCluster(DemoServer):
+    """The demo under gunicorn: 2 ``aiodjango.workers.GunicornWorker`` workers and Redis."""
+
+    def __init__(self, workdir: Path, redis_url: str) -> None:
+        super().__init__(workdir)
+        self.env.update(
+            REDIS_URL=redis_url,
+            REDIS_PREFIX=f"test-e2e-{os.getpid()}-{self.port}",
+            DJANGO_DEBUG="0",
+            DJANGO_STATIC_ROOT=str(workdir / "static"),
+            PYTHONPATH=os.pathsep.join([str(ROOT / "demo"), str(ROOT)]),
+        )
+
+    def prepare(self) -> None:
+        """Migrate, create the users and collect the static files (DEBUG is off)."""
+        super().prepare()
+        subprocess.run(
+            [*self.manage, "collectstatic", "--no-input", "-v0"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        """Start gunicorn and wait until it answers."""
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "gunicorn", "demo.wsgi:app"),
+                    *("--worker-class", "aiodjango.workers.GunicornWorker", "--workers", "2"),
+                    *("--bind", f"127.0.0.1:{self.port}"),
+                ],
+                env=self.env,
+                cwd=ROOT / "demo",
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_until_serving(self.process, f"{self.base}/accounts/login/", self.log)
+
+
+@pytest.fixture(scope="session")
+def demo_cluster(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo under gunicorn with 2 workers and the Redis groups backend; its base URL."""
+    redis = pytest.importorskip("redis")
+    pytest.importorskip("gunicorn")
+    url = os.environ.get("AIODJANGO_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        _unavailable(f"no Redis at {url}: {exc}")
+    server = DemoCluster(tmp_path_factory.mktemp("demo-cluster"), url)
+    server.prepare()
+    server.start()
+    try:
+        yield server.base
     finally:
         server.stop()
 

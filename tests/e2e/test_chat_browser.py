@@ -1,4 +1,5 @@
-"""The demo chat in a real browser: live chat, history, reconnects, logged-out tabs, screenshots.
+"""The demo chat in a real browser: live chat, presence, chat across 2 gunicorn workers,
+history, reconnects, logged-out tabs, screenshots.
 
 The screenshots of the docs (docs/img/demo-desktop.png, demo-phone.png) are made here.
 """
@@ -91,6 +92,38 @@ async def test_two_users_chat_live(browser: Browser, demo_server: str, artifacts
 # --8<-- [end:chat]
 
 
+async def test_two_users_chat_across_two_workers(browser: Browser, demo_cluster: str) -> None:
+    """Under gunicorn with 2 workers and Redis, alice and bob on different workers (forced:
+    bob's page reloads until its socket is served by the other worker) see each other's
+    messages and each other in the Online list."""
+    from playwright.async_api import expect
+
+    alice = await log_in(browser, demo_cluster, "alice")
+    bob = await log_in(browser, demo_cluster, "bob")
+    await join(alice, demo_cluster, "lobby")
+    await join(bob, demo_cluster, "lobby")
+    alice_worker = await alice.locator("#chat").get_attribute("data-worker")
+    for _ in range(40):
+        if await bob.locator("#chat").get_attribute("data-worker") != alice_worker:
+            break
+        await bob.reload()
+        await bob.wait_for_selector('#chat[data-joined="true"]')
+    bob_worker = await bob.locator("#chat").get_attribute("data-worker")
+    assert alice_worker and bob_worker and alice_worker != bob_worker
+
+    await expect(alice.locator("#online-users li")).to_have_text(["alice (you)", "bob"])
+    await expect(bob.locator("#online-users li")).to_have_text(["alice", "bob (you)"])
+    tag = uuid.uuid4().hex[:8]
+    await say(alice, f"From worker {alice_worker} ({tag})")
+    await expect(bob.locator("#messages li", has_text=tag)).to_contain_text("alice")
+    await say(bob, f"From worker {bob_worker} ({tag})")
+    await expect(alice.locator("#messages li", has_text=f"{bob_worker} ({tag})")).to_be_visible()
+    for page in (alice, bob):
+        await expect(page.locator("#chat")).to_have_attribute("data-pending", "0")
+    await bob.context.close()
+    await expect(alice.locator("#online-users li")).to_have_text(["alice (you)"])
+
+
 async def test_logout_in_another_tab_closes_the_chat(browser: Browser, demo_server: str) -> None:
     """Logging out in another tab closes this tab's chat (4001): it says so, disables the
     input, stops showing the user, links to the login page, and does not reconnect."""
@@ -149,7 +182,7 @@ async def test_screenshots_for_the_docs(
     browser: Browser, demo_server: str, docs_images: Path
 ) -> None:
     """A conversation in the aiohttp room, photographed at desktop (1280) and phone (390)
-    widths for the docs; own messages are marked as such."""
+    widths for the docs; own messages are marked as such, both users are online."""
     from playwright.async_api import expect
 
     alice = await log_in(browser, demo_server, "alice", 1280, 640)
@@ -163,6 +196,8 @@ async def test_screenshots_for_the_docs(
             await expect(page.locator("#messages li", has_text=text)).to_be_visible()
     await expect(alice.locator("#messages li.own")).to_have_count(3)
     await expect(bob.locator("#messages li.own")).to_have_count(2)
+    for page in pages.values():  # the Online list is in the pictures
+        await expect(page.locator("#online-users li")).to_have_count(2)
     for page in pages.values():
         await page.locator("#text").blur()
     await alice.screenshot(path=str(docs_images / "demo-desktop.png"))
