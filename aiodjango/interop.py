@@ -9,7 +9,8 @@ Everything here is a leaf that ``dispatch``, ``auth``, ``websocket`` and the WSG
   most once and kept on the request (sessions, CSRF, error pages and login redirects share it);
 * ``django_response()`` turns a non-streaming Django response into an aiohttp one;
 * ``script_prefix()``/``path_info()`` are the path-prefix rule (``FORCE_SCRIPT_NAME``): which
-  part of the URL is Django's ``SCRIPT_NAME`` and which its ``PATH_INFO``;
+  part of the URL is Django's ``SCRIPT_NAME`` and which its ``PATH_INFO`` (the prefix is
+  cached; ``forget_prefix`` empties it on setting changes);
 * ``django_error_response()`` renders Django's error response for an exception, and
   ``bad_host()`` is the 400 for a host ``ALLOWED_HOSTS`` refuses;
 * ``allowed_host()``/``allowed_hosts()`` are the single "``ALLOWED_HOSTS``, else the ``DEBUG``
@@ -63,6 +64,7 @@ __all__ = (
     "django_response",
     "environ_for",
     "forget_hosts",
+    "forget_prefix",
     "path_info",
     "request_host",
     "script_prefix",
@@ -105,13 +107,25 @@ def request_host(request: web.BaseRequest) -> str | None:
     return request.headers.get("Host")
 
 
-def script_prefix() -> str:
-    """The site's path prefix: ``FORCE_SCRIPT_NAME`` without its final ``/`` (``""``: none).
+# script_prefix()'s value once read: a settings read through LazySettings costs ~0.3 us, a
+# list lookup ~0.03 us, on every request. Emptied by forget_prefix (AiodjangoConfig.ready()).
+_prefix_cache: Final[list[str]] = []
 
-    A plain settings read (~30 ns), so a site without a prefix pays nothing more.
-    """
-    prefix: str | None = settings.FORCE_SCRIPT_NAME
-    return prefix.rstrip("/") if prefix else ""
+
+def script_prefix() -> str:
+    """The site's path prefix: ``FORCE_SCRIPT_NAME`` without its final ``/`` (``""``: none)."""
+    if _prefix_cache:
+        return _prefix_cache[0]
+    configured: str | None = settings.FORCE_SCRIPT_NAME
+    prefix = configured.rstrip("/") if configured else ""
+    _prefix_cache.append(prefix)
+    return prefix
+
+
+def forget_prefix(*, setting: str, **kwargs: object) -> None:
+    """``setting_changed`` receiver: re-read ``FORCE_SCRIPT_NAME`` once it changes."""
+    if setting == "FORCE_SCRIPT_NAME":
+        _prefix_cache.clear()
 
 
 def path_info(request: web.BaseRequest, path: str, prefix: str) -> str | None:
