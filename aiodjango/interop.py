@@ -128,15 +128,17 @@ def forget_prefix(*, setting: str, **kwargs: object) -> None:
         _prefix_cache.clear()
 
 
-def path_info(request: web.BaseRequest, path: str, prefix: str) -> str | None:
-    """``path`` without the site's ``prefix``: Django's ``PATH_INFO``; None if outside it.
+def path_info(request: web.BaseRequest, path: str, prefix: str) -> str:
+    """``path`` without the site's ``prefix``: Django's ``PATH_INFO``.
 
-    The URL is expected to carry the prefix (a proxy that forwards ``/app/...`` as is), as a
-    WSGI server mounted there (gunicorn's ``SCRIPT_NAME``, mod_wsgi's ``WSGIScriptAlias``)
-    expects it: ``/app/hello/`` gives ``/hello/``, ``/app`` gives ``""`` (Django reads it as
-    ``/``), and ``/hello/`` or ``/apple/`` are outside. A request whose ``X-Forwarded-Prefix``
-    equals the prefix was stripped by the proxy already: its path is taken as it is. ``path``
-    and ``prefix`` are in the same form (decoded, or the WSGI latin-1 tunnel).
+    Both kinds of proxy work with no more configuration, as under Django's ASGI handler: one
+    that forwards ``/app/...`` as is (``/app/hello/`` gives ``/hello/``, ``/app`` gives ``""``,
+    which Django reads as ``/``), and one that strips the prefix, whose paths (``/hello/``) are
+    taken as they are, as Django on WSGI takes them. Unlike Django's ASGI handler the prefix is
+    only removed at a segment boundary (``/apple/`` stays ``/apple/``). A request whose
+    ``X-Forwarded-Prefix`` equals the prefix was stripped by the proxy: its path is never
+    stripped again, which matters only for a URLconf that itself has paths under the prefix.
+    ``path`` and ``prefix`` are in the same form (decoded, or the WSGI latin-1 tunnel).
     """
     forwarded = request.headers.get(PREFIX_HEADER)
     if forwarded is not None and forwarded.rstrip("/") == prefix:
@@ -145,7 +147,7 @@ def path_info(request: web.BaseRequest, path: str, prefix: str) -> str | None:
         rest = path[len(prefix) :]
         if not rest or rest[0] == "/":
             return rest
-    return None
+    return path
 
 
 def _sockname(address: object) -> tuple[str, str]:
@@ -177,11 +179,7 @@ def environ_for(
     script_name = script_prefix()
     if script_name:
         script_name = script_name.encode().decode("latin-1")  # the URL's bytes, as PATH_INFO's
-        inner = path_info(request, path, script_name)
-        if inner is None:  # outside the prefix: only ever rendered as a 404
-            script_name = ""
-        else:
-            path = inner
+        path = path_info(request, path, script_name)
     environ: Environ = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": script_name,

@@ -11,12 +11,12 @@ each request is matched in the language Django's ``LocaleMiddleware`` would acti
 hands the request to an async view or to Django. ``add_named_views`` makes
 ``app.router[name].url_for()`` agree with ``reverse()``. Under a path prefix
 (``FORCE_SCRIPT_NAME``, ``interop.path_info``) the router sees the path without it, async
-views get it as their script prefix (``reverse()``), and a path outside it is Django's 404.
+views get it as their script prefix (``reverse()``), and a path without it is taken as
+already stripped by the proxy.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
@@ -26,7 +26,7 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from django.conf import settings
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 from django.urls import URLPattern, URLResolver, get_script_prefix, reverse, set_script_prefix
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
@@ -36,10 +36,6 @@ from yarl import URL
 
 from .discovery import Endpoint, Level, level_of, make_endpoint
 from .interop import (
-    allowed_host,
-    bad_host,
-    django_error_response,
-    django_request,
     path_info,
     script_prefix,
 )
@@ -425,18 +421,6 @@ def _in_language(handler: Handler) -> Handler:
     return serve
 
 
-async def _outside_prefix(request: web.Request) -> web.StreamResponse:
-    # Django's own 404 (handler404, or the debug page naming the fix): the site is not here.
-    if allowed_host(request) is None:
-        raise bad_host(request)
-    prefix = script_prefix()
-    error = Http404(
-        f"{request.path!r} is outside FORCE_SCRIPT_NAME {prefix!r}. A proxy that strips the "
-        f"prefix must send 'X-Forwarded-Prefix: {prefix}'."
-    )
-    return await asyncio.to_thread(django_error_response, django_request(request), error)
-
-
 class DjangoResource(web.AbstractResource):
     """The one aiohttp resource: every path is resolved through the URLconf's order."""
 
@@ -455,7 +439,6 @@ class DjangoResource(web.AbstractResource):
             for index, handler in handlers.items()
         }
         self._fallback = _Route(fallback, self, "django", fallback_expect)  # 413 before 100
-        self._outside = _Route(_outside_prefix, self, None)
 
     @property
     def canonical(self) -> str:
@@ -470,10 +453,7 @@ class DjangoResource(web.AbstractResource):
         path = django_path(request)
         prefix = script_prefix()
         if prefix:
-            inner = path_info(request, path, prefix)
-            if inner is None:
-                return web.UrlMappingMatchInfo({}, self._outside), set()
-            path = inner or "/"
+            path = path_info(request, path, prefix) or "/"
             # reverse() in the async view, as WSGIHandler sets it for Django's (resolve()
             # runs in the handler's task); without a prefix, nothing is set.
             set_script_prefix(prefix)
@@ -507,12 +487,11 @@ class DjangoResource(web.AbstractResource):
         return False
 
     def __len__(self) -> int:
-        return len(self._routes) + 2
+        return len(self._routes) + 1
 
     def __iter__(self) -> Iterator[web.AbstractRoute]:
         yield from self._routes.values()
         yield self._fallback
-        yield self._outside
 
 
 class NamedViewResource(web.AbstractResource, Sized):
