@@ -327,3 +327,67 @@ async def test_every_acknowledged_message_is_stored_once_and_delivered(
     assert missing == {}
     assert sum(c.resent for c in clients) > 0  # the SIGTERM did cut messages in flight
     assert len(workers) >= 2
+
+
+async def test_a_killed_worker_leaves_no_ghost_in_presence(database: str, tmp_path: Path) -> None:
+    """A worker killed with SIGKILL cleans nothing up, yet its user leaves the room's Online
+    list once its presence rows expire (CHAT_PRESENCE_TTL), published by the live worker."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [
+        *("-m", "gunicorn", "demo.wsgi:app", "--worker-class", "aiodjango.workers.GunicornWorker"),
+        *("--workers", "2", "--bind", f"127.0.0.1:{port}"),
+    ]
+    env = {
+        "DJANGO_SETTINGS_MODULE": "demo.settings",
+        "DATABASE_URL": database,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": f"test-demo-ghost-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        "CHAT_PRESENCE_TTL": "3",
+    }
+    origin = {"Origin": base}
+    url = f"ws://127.0.0.1:{port}/ws/rooms/load-0/"
+    with running(args, ROOT / "demo", tmp_path, env) as server:
+        await server.get(f"{base}/accounts/login/")
+        alice, bob = await log_in(base, "alice"), await log_in(base, "bob")
+        try:
+            ws_bob = await bob.ws_connect(url, headers=origin)
+            bob_worker = (await next_frame(ws_bob, "history"))["worker"]
+            for _ in range(50):  # until alice's socket is served by the other worker
+                ws_alice = await alice.ws_connect(url, headers=origin)
+                if (await next_frame(ws_alice, "history"))["worker"] != bob_worker:
+                    break
+                await ws_alice.close()
+            else:
+                raise AssertionError("every socket landed on bob's worker")
+            assert (await presence_until(ws_alice, ["alice", "bob"]))["users"] == ["alice", "bob"]
+            os.kill(bob_worker, signal.SIGKILL)
+            assert (await presence_until(ws_alice, ["alice"]))["users"] == ["alice"]
+            await ws_alice.close()
+        finally:
+            await alice.close()
+            await bob.close()
+
+
+_latest_presence: dict[int, dict[str, Any]] = {}
+
+
+async def next_frame(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next JSON frame of type ``kind``; the newest presence frame skipped is kept."""
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=DEADLINE)
+        if frame["type"] == kind:
+            return frame
+        if frame["type"] == "presence":
+            newest = _latest_presence.get(id(ws), {"version": -1})
+            if frame["version"] > newest["version"]:
+                _latest_presence[id(ws)] = frame
+
+
+async def presence_until(ws: aiohttp.ClientWebSocketResponse, users: list[str]) -> dict[str, Any]:
+    """The newest presence frame of ``ws``, once it lists ``users`` (frames may come early)."""
+    while _latest_presence.get(id(ws), {}).get("users") != users:
+        frame = await next_frame(ws, "presence")
+        if frame["version"] > _latest_presence.get(id(ws), {"version": -1})["version"]:
+            _latest_presence[id(ws)] = frame
+    return _latest_presence[id(ws)]
