@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = (
     "close_code",
     "cookie_header",
     "cookies",
+    "free_port",
     "log_in",
     "port_of",
     "served_without_cancellation",
@@ -29,6 +31,13 @@ __all__ = (
 
 Client = TestClient[web.Request, web.Application]
 PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a subprocess server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def port_of(client: Client) -> int:

@@ -20,7 +20,6 @@ from typing import Any
 import psycopg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -38,9 +37,10 @@ from aiodjango.database import (
 from aiodjango.testing import serve
 from tests.db_views import backend
 
+from .helpers import Client
+
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "postgres"])
 
-Client = TestClient[web.Request, web.Application]
 LOCK = 727_001
 
 

@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from django.urls import resolve, reverse
 
 from . import views
+from .helpers import Client
 
-Client = TestClient[web.Request, web.Application]
 KEY = "0b9e2c4a-1f6d-4c1e-9d43-3a6f0e7c8b21"
 
 CASES: list[tuple[str, dict[str, str], str, Any]] = [

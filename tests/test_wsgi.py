@@ -14,15 +14,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from aiohttp_wsgi.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
 from aiodjango.testing import serve
 
 from . import views
-
-Client = TestClient[web.Request, web.Application]
+from .helpers import Client
 
 
 def _wsgi() -> Any:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
+from tests.helpers import free_port as free_port  # re-exported for the serving tests
 
 __all__ = (
     "BAD_TARGETS",
@@ -56,13 +57,6 @@ def refusal(target: str, what: str) -> str:
     from aiodjango.loading import ACCEPTED
 
     return f"Cannot serve {target!r}: it is {what}; expected {ACCEPTED}."
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def copy_project(tmp_path: Path) -> Path:
