@@ -273,7 +273,8 @@ async def test_every_acknowledged_message_is_stored_once_and_delivered(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DEADLINE
         while load.acked < CLIENTS * MESSAGES // 3:
-            assert loop.time() < deadline, f"only {load.acked} acks:\n{first.output[-3000:]}"
+            if loop.time() > deadline:  # a hang guard, not a speed check
+                pytest.fail(f"only {load.acked} acks:\n{first.output[-3000:]}")
             await asyncio.sleep(0.05)
         acked_before_sigterm = load.acked
         first.signal(signal.SIGTERM)
@@ -282,7 +283,8 @@ async def test_every_acknowledged_message_is_stored_once_and_delivered(
         with gunicorn() as second:
             await second.get(f"{base}/accounts/login/")
             while not all(c.done for c in clients):
-                assert loop.time() < deadline, f"acks: {load.acked}\n{second.output[-3000:]}"
+                if loop.time() > deadline:  # a hang guard, not a speed check
+                    pytest.fail(f"acks: {load.acked}\n{second.output[-3000:]}")
                 await asyncio.sleep(0.05)
             by_room: dict[str, set[int]] = {}
             for c in clients:
