@@ -11,6 +11,7 @@ import threading
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from websockets.asyncio.client import connect
 
 from aiodjango import get_aio_application, groups
 from aiodjango.backends import dispatch_control
@@ -57,6 +58,25 @@ async def test_publish_reaches_every_member_in_order() -> None:
             assert await recv_all(client, 100) == expected
         assert backend.stats().delivered == 300
         assert backend.stats().published == 100
+
+
+async def test_uncompressed_and_compressed_members_get_every_size_in_order() -> None:
+    """A member without permessage-deflate (frames built once, written directly) and one with
+    it (its own queue) get text and binary of every header size, in order, and all counted."""
+    backend = MemoryBackend()
+    sizes = (0, 1, 125, 126, 65_535, 65_536, 300_000)
+    messages: list[str | bytes] = []
+    for size in sizes:
+        messages += ["é" * (size // 2) + "x" * (size % 2), bytes([size % 251]) * size]
+    async with worker(backend) as server, join(server, "room") as deflating:
+        url = f"ws://127.0.0.1:{server.port}/join?group=room"
+        async with connect(url, proxy=None, max_size=None, compression=None) as plain:
+            assert await plain.recv() == "joined"
+            for message in messages:
+                await backend.publish("room", message)
+            assert await recv_all(plain, len(messages)) == messages
+            assert await recv_all(deflating, len(messages)) == messages
+    assert backend.stats().delivered == 2 * len(messages)
 
 
 async def test_groups_are_separate_and_discard_works() -> None:

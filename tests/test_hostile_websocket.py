@@ -329,6 +329,35 @@ async def test_hostile_frames(
     assert_no_errors(errors)
 
 
+async def test_scenario_frames_split_anywhere_are_judged_whole(
+    aio_client: Client, settings: Any, errors: list[logging.LogRecord]
+) -> None:
+    """Masked frames of every header size, sent a byte at a time, echo; then an unmasked one
+    split the same way is refused with 1002: the guard follows frame boundaries across reads."""
+    settings.AIODJANGO_WS_MAX_MESSAGE_SIZE = 70_000
+    raw = await Raw.open(port_of(aio_client))
+    assert await raw.upgrade(port_of(aio_client)) == 101
+    assert await raw.read_frame() == (0x1, b"-")
+    for size in (0, 5, 125, 126, 300, 65_535, 65_536):
+        data = frame(0x2, bytes([size % 251]) * size)
+        split = min(len(data), 16)  # the header and the mask key, one byte per read
+        for i in range(split):
+            raw.writer.write(data[i : i + 1])
+            await raw.writer.drain()
+            await asyncio.sleep(0.002)
+        raw.writer.write(data[split:])
+        assert await raw.read_frame() == (0x2, bytes([size % 251]) * size)
+    bad = frame(0x1, b"x" * 300, mask=False)
+    raw.writer.write(bad[:1])  # the mask bit is in the second byte, the next read
+    await raw.writer.drain()
+    await asyncio.sleep(0.002)
+    raw.writer.write(bad[1:])
+    assert await raw.close_code() == CLOSE_PROTOCOL_ERROR
+    await raw.finish()
+    await assert_still_serving(aio_client)
+    assert_no_errors(errors)
+
+
 async def test_scenario_ping_flood_while_reading(
     aio_client: Client, errors: list[logging.LogRecord]
 ) -> None:

@@ -329,6 +329,19 @@ async def test_heartbeat_drops_a_dead_peer(aio_client: Client, settings: Any) ->
     assert ws_views.LAST_CLOSE["code"] == 1006
 
 
+async def test_heartbeat_keeps_a_peer_that_answers(aio_client: Client, settings: Any) -> None:
+    """An idle peer that answers pings stays open over many intervals, and still echoes."""
+    settings.AIODJANGO_WS_HEARTBEAT = 0.1
+    url = f"ws://127.0.0.1:{aio_client.port}/ws/recorder/"
+    async with websockets.connect(url, proxy=None, ping_interval=None) as ws:
+        assert await ws.recv() == "ready"
+        await asyncio.sleep(1.0)  # ten intervals of silence but for the pongs
+        await ws.send("still here")
+        assert await ws.recv() == "still here"
+    await asyncio.wait_for(ws_views.LAST_CLOSE["done"].wait(), 30)
+    assert ws_views.LAST_CLOSE["code"] == 1000
+
+
 def test_heartbeat_is_on_by_default(settings: Any) -> None:
     """Heartbeat defaults to 20 s; None turns it off."""
     assert conf.WS_HEARTBEAT == 20.0

@@ -1,11 +1,14 @@
 """Group backends: the local fan-out every backend shares, and the transport each one adds.
 
-A ``GroupBackend`` keeps, for this process, which open websockets are in which group, and gives
-each socket a bounded send queue drained by its own short-lived task, so a publish never waits
-for a slow socket. Subclasses decide how a published message reaches every process: the memory
-backend hands it straight to the local fan-out, the Redis backend appends it to a stream that
-one reader task per process follows. Control messages (``send_control``) travel the same way
-and reach the handlers registered with ``on_control`` in every process.
+A ``GroupBackend`` keeps, for this process, which open websockets are in which group. A message
+is framed once; each member whose connection can take it now (nothing queued, the transport's
+buffer below its high-water mark, no compression) gets the frame written straight to its
+transport, with no task and no await. Any other member gets it in a bounded send queue drained
+by a short-lived task of its own, so a publish never waits for a slow socket. Subclasses decide
+how a published message reaches every process: the memory backend hands it straight to the
+local fan-out, the Redis backend appends it to a stream that one reader task per process
+follows. Control messages (``send_control``) travel the same way and reach the handlers
+registered with ``on_control`` in every process.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import struct
 import threading
 import time
 from collections import deque
@@ -24,7 +28,7 @@ from typing import Any, ClassVar, Final, Literal
 from aiohttp import web
 
 from ..conf import conf
-from ..interop import close_bounded
+from ..interop import WS_REQUEST_KEY, close_bounded
 
 __all__ = (
     "CLOSE_TRY_AGAIN_LATER",
@@ -136,9 +140,15 @@ def check_data(data: str | bytes) -> str | bytes:
 
 
 class _Outbox:
-    """One socket's bounded send queue, drained by a task that exists only while it is busy."""
+    """One socket's bounded send queue, drained by a task that exists only while it is busy.
 
-    __slots__ = ("closing", "groups", "queue", "task", "ws")
+    ``transport`` and ``protocol`` are set when frames built once for every member may be
+    written to the connection directly: an aiodjango (or plain aiohttp) server socket without
+    permessage-deflate. aiohttp writes each uncompressed frame with one ``transport.write``,
+    so a frame written beside it never splits one of its own.
+    """
+
+    __slots__ = ("closing", "groups", "protocol", "queue", "task", "transport", "ws")
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
@@ -146,6 +156,32 @@ class _Outbox:
         self.groups: set[str] = set()
         self.task: asyncio.Task[None] | None = None
         self.closing = False
+        self.transport: asyncio.Transport | None = None
+        self.protocol: Any = None  # aiohttp's RequestHandler: its writing_paused flag
+        request = ws.get(WS_REQUEST_KEY) or getattr(ws, "_req", None)  # hand-built apps
+        transport = getattr(request, "transport", None)
+        if not ws.compress and transport is not None:
+            self.transport = transport
+            self.protocol = request.protocol  # type: ignore[union-attr]
+
+
+_PACK_SHORT: Final = struct.Struct("!BB").pack
+_PACK_MEDIUM: Final = struct.Struct("!BBH").pack
+_PACK_LONG: Final = struct.Struct("!BBQ").pack
+
+
+def _server_frame(data: str | bytes) -> bytes:
+    """``data`` as one unmasked, uncompressed RFC 6455 frame: text for str, binary for bytes."""
+    if isinstance(data, str):
+        payload, first = data.encode(), 0x81
+    else:
+        payload, first = data, 0x82
+    size = len(payload)
+    if size < 126:
+        return _PACK_SHORT(first, size) + payload
+    if size < 65536:
+        return _PACK_MEDIUM(first, 126, size) + payload
+    return _PACK_LONG(first, 127, size) + payload
 
 
 class GroupBackend(abc.ABC):
@@ -319,9 +355,32 @@ class GroupBackend(abc.ABC):
             self._counts["published"] += 1
 
     def deliver(self, group: str, data: str | bytes) -> None:
-        """Queue ``data`` for every local member of ``group`` (on the loop; never waits)."""
-        for box in list(self._groups.get(group, ())):
-            self._put(box, data)
+        """Send ``data`` to every local member of ``group`` (on the loop; never waits).
+
+        The frame is built once; a member that can take it now gets it written to its
+        transport, any other (a queue to keep in order, a full buffer, compression) is queued.
+        """
+        members = self._groups.get(group)
+        if not members:
+            return
+        frame = _server_frame(data)
+        written = 0
+        for box in list(members):  # _put() may close a slow member, which leaves the group
+            transport = box.transport
+            if (
+                transport is not None
+                and box.task is None
+                and not box.queue
+                and not box.closing
+                and not box.protocol.writing_paused
+                and not box.ws.closed
+                and not transport.is_closing()
+            ):
+                transport.write(frame)
+                written += 1
+            else:
+                self._put(box, data)
+        self._counts["delivered"] += written
 
     def _put(self, box: _Outbox, data: str | bytes) -> None:
         if box.closing:
