@@ -301,11 +301,13 @@ async def fanout(
     await loop.run_in_executor(None, sys.stdin.readline)
     to_all: list[float] = []
     per_socket: list[float] = []
+    client_cpu: list[float] = []  # this client's own CPU per message: its share of to_all
     complete = 0
     for seq in range(messages):
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         await _publish(ports[seq % len(ports)], publish, seq)
         await _delivered(arrivals, range(seq, seq + 1), count, 3.0)
+        client_cpu.append((time.process_time() - cpu) * 1000)
         times = arrivals.get(seq, [])
         per_socket += [(at - started) * 1000 for at in times]
         if len(times) >= count:
@@ -332,6 +334,7 @@ async def fanout(
         "all_p50_ms": _percentile(to_all, 0.5),
         "all_p99_ms": _percentile(to_all, 0.99),
         "socket_p99_ms": _percentile(per_socket, 0.99),
+        "client_cpu_p50_ms": _percentile(client_cpu, 0.5),
         "complete": complete,
         "delivered_all": sum(len(times) for times in arrivals.values()),
     }
