@@ -58,15 +58,9 @@ def channels_ready(request: HttpRequest) -> HttpResponse:
 
 
 # --- aiodjango side, through aiodjango.groups --------------------------------------------------
-# What the client expects (same as the Channels side above):
-#   fanout_socket:  add ``ws`` to the group GROUP (through the Redis backend, so that a publish
-#                   in either gunicorn worker reaches it), send the text "joined", then keep the
-#                   socket open until the client closes it (membership ends with the socket).
-#   fanout_publish: publish ``request.query["seq"]`` as text to GROUP, answer 200.
-#   fanout_ready:   200 when ``aiodjango.groups`` can be imported; 501 makes the runner skip.
-# The backend is AIODJANGO_GROUPS in settings.py (Redis, keys under BENCH_REDIS_PREFIX).
-# ``aiodjango_app`` is gunicorn's target: it starts the backend with the app itself while
-# ``get_aio_application()`` does not (yet) call ``setup_groups``.
+# Same protocol as the Channels side above. The backend is AIODJANGO_GROUPS in settings.py
+# (Redis, keys under BENCH_REDIS_PREFIX), so a publish in either gunicorn worker reaches every
+# socket; get_aio_application() starts and stops it with the app.
 
 try:
     from aiodjango import groups
@@ -104,14 +98,11 @@ async def fanout_ready(request: web.Request) -> web.Response:
 
 
 async def aiodjango_app() -> web.Application:
-    """gunicorn's target for the aiodjango side: the full app, with the groups backend started."""
+    """gunicorn's target for the aiodjango side: the full app (it starts the groups backend)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.project.settings")
     django.setup()
     from aiodjango.application import get_aio_application
 
-    app = get_aio_application()
-    if groups is not None and groups.GROUPS_KEY not in app:
-        groups.setup_groups(app)
-    return app
+    return get_aio_application()
