@@ -54,6 +54,7 @@ __all__ = (
     "database_threads",
     "install_router",
     "use_database_threads",
+    "view_lease",
 )
 
 T = TypeVar("T")
@@ -242,9 +243,10 @@ class DatabaseLease(Executor):
     """The thread-sensitive executor of one request: a database thread, borrowed lazily.
 
     Use it as ``async with DatabaseLease():`` around a view (aiodjango's dispatch does, for
-    every async view and websocket handler): inside, ``sync_to_async`` calls and the async
-    ORM run on the lease's thread. The thread is taken at the first call and kept until the
-    block ends; with ``release_when_idle=True`` it is given back whenever no call is in flight.
+    every async view through ``view_lease()``, and for every websocket handler): inside,
+    ``sync_to_async`` calls and the async ORM run on the lease's thread. The thread is taken
+    at the first call and kept until the block ends; with ``release_when_idle=True`` it is
+    given back whenever no call is in flight.
 
     Parameters:
         threads: where to borrow from; ``database_threads()`` when omitted.
@@ -287,10 +289,23 @@ class DatabaseLease(Executor):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.leave():
+            await self.finish()
+
+    def leave(self) -> bool:
+        """Stop being the current lease (in the context that entered it); True if it was used.
+
+        A lease that was never used is closed here and needs nothing more; a used one must be
+        ``await``-ed ``finish()``-ed. ``view_lease()`` and ``__aexit__`` pair them so.
+        """
         _current.reset(self._token)  # type: ignore[arg-type]
         if not self._used:
             self._closed = True
-            return
+            return False
+        return True
+
+    async def finish(self) -> None:
+        """Give the thread back; an HTTP view's lease sends ``request_finished`` on it first."""
         if self.release_when_idle:
             self._close()
             return
@@ -378,6 +393,29 @@ class DatabaseLease(Executor):
                 return  # no thread, or the last call in flight gives it back
             self._worker = None
         threads._give_back(worker)
+
+
+_new_lease: Final = DatabaseLease.__new__
+
+
+def view_lease() -> DatabaseLease:
+    """A new lease for the default threads, made current: the per-request path of a view.
+
+    The same as entering ``DatabaseLease()`` without its two coroutine frames: the lease is an
+    object with its class defaults and a context variable token (its thread is taken only at
+    the first call). Leave it with ``leave()``, and ``await finish()`` only if that says it
+    was used::
+
+        lease = view_lease()
+        try:
+            return await view(request)
+        finally:
+            if lease.leave():
+                await lease.finish()
+    """
+    lease = _new_lease(DatabaseLease)
+    lease._token = _current.set(lease)
+    return lease
 
 
 def _request_started(context: contextvars.Context) -> Callable[[], object]:

@@ -26,7 +26,7 @@ from aiohttp import web
 from django.conf import settings
 
 from .auth import csrf_rejection
-from .database import DatabaseLease
+from .database import view_lease
 from .interop import allowed_host, bad_host, django_error_response, django_request
 from .registry import AsyncViewDef
 from .websocket import serve_websocket
@@ -61,26 +61,34 @@ def _unparsable_body(exc: Exception) -> bool:
 def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
     """The aiohttp handler serving ``view_def``: checks, then the view, then error handling."""
     handler = view_def.handler
+    websocket = view_def.websocket
     # Django's csrf_exempt (placed below @async_view) opts out; websockets check Origin instead.
-    check_csrf = not view_def.websocket and not getattr(handler, "csrf_exempt", False)
+    check_csrf = not websocket and not getattr(handler, "csrf_exempt", False)
 
     async def serve(request: web.Request) -> web.StreamResponse:
         if allowed_host(request) is None:
             raise bad_host(request)
-        length = request.content_length
-        if max_body_size is not None and length is not None and length > max_body_size:
-            raise web.HTTPRequestEntityTooLarge(max_size=max_body_size, actual_size=length)
-        if max_body_size == 0 and request.body_exists:  # aiohttp reads 0 as "no limit"
-            raise web.HTTPRequestEntityTooLarge(max_size=0, actual_size=length or 1)
+        if max_body_size is not None and request.body_exists:  # no body: nothing to measure
+            length = request.content_length
+            if length is not None and length > max_body_size:
+                raise web.HTTPRequestEntityTooLarge(max_size=max_body_size, actual_size=length)
+            if max_body_size == 0:  # aiohttp reads 0 as "no limit"
+                raise web.HTTPRequestEntityTooLarge(max_size=0, actual_size=length or 1)
         try:
-            if view_def.websocket:
+            if websocket:
                 return await serve_websocket(view_def, request)
             if check_csrf and request.method not in _SAFE_METHODS:
                 rejected = await csrf_rejection(request)
                 if rejected is not None:
                     return rejected
-            async with DatabaseLease():  # the view's sync code and async ORM: docs/database.md
+            # The view's sync code and async ORM (docs/database.md); the lease takes a thread
+            # only at the first such call, and is only finished if that happened.
+            lease = view_lease()
+            try:
                 return await handler(request)  # type: ignore[no-any-return]
+            finally:
+                if lease.leave():
+                    await lease.finish()
         except web.HTTPException:
             raise
         except Exception as exc:

@@ -276,11 +276,11 @@ def allowed_hosts() -> list[str]:
     return allowed
 
 
-# (authority used, X-Forwarded-Host) -> the accepted host or None. Checking costs ~5 us (three
-# settings reads through LazySettings, a regex, the ALLOWED_HOSTS loop) against ~0.1 us for the
-# lookup; bounded, since the header is the client's to choose; emptied when a setting it uses
-# changes (forget_hosts, connected in AiodjangoConfig.ready()).
-_host_cache: Final[dict[tuple[str | None, str | None], str | None]] = {}
+# The authority used, or (authority used, X-Forwarded-Host) -> the accepted host or None.
+# Checking costs ~5 us (three settings reads through LazySettings, a regex, the ALLOWED_HOSTS
+# loop) against ~0.1 us for the lookup; bounded, since the header is the client's to choose;
+# emptied when a setting it uses changes (forget_hosts, connected in AiodjangoConfig.ready()).
+_host_cache: Final[dict[str | tuple[str | None, str] | None, str | None]] = {}
 _HOST_CACHE_SIZE: Final = 512
 _HOST_SETTINGS: Final = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"})
 
@@ -292,13 +292,18 @@ def allowed_host(request: web.BaseRequest) -> str | None:
     absolute-form target's authority, else ``Host``), or ``X-Forwarded-Host`` under
     ``USE_X_FORWARDED_HOST``.
     """
-    key = (request_host(request), request.headers.get("X-Forwarded-Host"))
+    headers = request.headers
+    # request_host() inlined for the usual origin-form target; the key is the Host header
+    # alone unless X-Forwarded-Host is sent (a tuple then, so the two never collide).
+    asked = headers.get("Host") if request.raw_path[:1] == "/" else request_host(request)
+    sent = headers.get("X-Forwarded-Host")
+    key = asked if sent is None else (asked, sent)
     try:
         return _host_cache[key]
     except KeyError:
         pass
-    forwarded = key[1] if settings.USE_X_FORWARDED_HOST else None
-    host = forwarded or key[0] or ""
+    forwarded = sent if settings.USE_X_FORWARDED_HOST else None
+    host = forwarded or asked or ""
     domain, _ = split_domain_port(host)
     accepted = host if domain and validate_host(domain, allowed_hosts()) else None
     if len(_host_cache) >= _HOST_CACHE_SIZE:

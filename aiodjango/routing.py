@@ -174,7 +174,7 @@ class _Index:
         static = self._static.get(path)
         if static is not None:
             endpoint, args, kwargs = static
-            return endpoint, args, dict(kwargs)  # a view may change its kwargs
+            return endpoint, args, dict(kwargs) if kwargs else {}  # a view may change them
         return self._match(path)
 
     def _match(self, path: str) -> Match | None:
@@ -421,6 +421,11 @@ def _in_language(handler: Handler) -> Handler:
     return serve
 
 
+# resolve()'s "methods allowed" for a match: aiohttp reads it only when nothing matched.
+_NO_METHODS: Final[set[str]] = set()
+_NO_TEXT: Final[dict[str, str]] = {}  # copied by UrlMappingMatchInfo, never changed
+
+
 class DjangoResource(web.AbstractResource):
     """The one aiohttp resource: every path is resolved through the URLconf's order."""
 
@@ -439,6 +444,14 @@ class DjangoResource(web.AbstractResource):
             for index, handler in handlers.items()
         }
         self._fallback = _Route(fallback, self, "django", fallback_expect)  # 413 before 100
+        # The endpoints whose match_info is always empty (no named group on their chain):
+        # most async views; their requests skip captured_text(). By id: an endpoint made for
+        # a recursive include() per request is a new object, never in this set.
+        self._textless: Final = frozenset(
+            id(endpoint)
+            for endpoint in router.endpoints
+            if not any(map(_has_named_groups, _chain(endpoint)))
+        )
 
     @property
     def canonical(self) -> str:
@@ -466,15 +479,19 @@ class DjangoResource(web.AbstractResource):
                 with translation.override(language):
                     found = self._match(path[1:], language)
             if found is not None:
-                return found, set()
-        return web.UrlMappingMatchInfo({}, self._fallback), set()
+                return found, _NO_METHODS
+        return web.UrlMappingMatchInfo({}, self._fallback), _NO_METHODS
 
     def _match(self, path: str, language: str | None) -> DjangoMatchInfo | None:
         match = self._router.match(path)
         if match is not None:
-            route = self._routes.get(match[0].index)
+            endpoint = match[0]
+            route = self._routes.get(endpoint.index)
             if route is not None:
-                return DjangoMatchInfo(match, route, captured_text(match[0], path), language)
+                captured = _NO_TEXT if id(endpoint) in self._textless else None
+                if captured is None:
+                    captured = captured_text(endpoint, path)
+                return DjangoMatchInfo(match, route, captured, language)
         return None
 
     def add_prefix(self, prefix: str) -> None:
