@@ -93,6 +93,8 @@ def get_aio_application(
         Router(endpoints), handlers, bridge.handle_request, fallback_expect=bridge.handle_expect
     )
     app.router.register_resource(resource)
+    for literal in resource.literal_resources():  # /hello/ found at aiohttp's first lookup
+        app.router.register_resource(literal)
     add_named_views(app.router, endpoints)  # app.router[name].url_for(), as reverse()
 
     async def shutdown_pool(app: web.Application) -> None:

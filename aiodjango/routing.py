@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not expor
 __all__ = (
     "DjangoMatchInfo",
     "DjangoResource",
+    "LiteralResource",
     "NamedViewResource",
     "Router",
     "add_named_views",
@@ -103,6 +104,11 @@ class Router:
             if index is None:
                 index = self._index_for(language)
         return index.match(path)
+
+    def literals(self) -> dict[str, Match]:
+        """The paths (without their leading ``/``) that are an endpoint's whole literal route,
+        with their match; empty when the URLconf depends on the language."""
+        return {} if self._single is None else dict(self._single._static)
 
     def _index_for(self, language: str | None) -> _Index:
         if len(self._by_language) >= _MAX_LANGUAGES:
@@ -494,6 +500,16 @@ class DjangoResource(web.AbstractResource):
                 return DjangoMatchInfo(match, route, captured, language)
         return None
 
+    def literal_resources(self) -> list[LiteralResource]:
+        """One ``LiteralResource`` per async view path that is a whole literal route."""
+        found = []
+        for path, match in self._router.literals().items():
+            endpoint = match[0]
+            route = self._routes.get(endpoint.index)
+            if route is not None and id(endpoint) in self._textless and "%" not in path:
+                found.append(LiteralResource(self, "/" + path, route, match))
+        return found
+
     def add_prefix(self, prefix: str) -> None:
         raise RuntimeError("aiodjango's resource cannot be mounted under a prefix.")
 
@@ -509,6 +525,54 @@ class DjangoResource(web.AbstractResource):
     def __iter__(self) -> Iterator[web.AbstractRoute]:
         yield from self._routes.values()
         yield self._fallback
+
+
+class LiteralResource(web.AbstractResource, Sized):
+    """An async view's literal path (``/hello/``) in aiohttp's path index, ahead of ``/``.
+
+    aiohttp's router looks a path up in its index, then each shorter prefix down to ``/``;
+    indexed under its own path, a literal async view is found at the first lookup, with its
+    match prepared once. Any other request (under ``FORCE_SCRIPT_NAME``, a percent-encoded
+    path) is resolved by the ``DjangoResource``, so the answer is always the same.
+    """
+
+    def __init__(self, owner: DjangoResource, path: str, route: _Route, match: Match) -> None:
+        super().__init__(name=None)
+        self._owner = owner
+        self._path = path
+        self._route = route
+        self._match = match
+
+    @property
+    def canonical(self) -> str:
+        return self._path
+
+    def url_for(self, *args: str, **kwargs: str) -> URL:
+        return URL(self._path)
+
+    async def resolve(
+        self, request: web.Request
+    ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+        if request.rel_url.raw_path != self._path or script_prefix():
+            return await self._owner.resolve(request)
+        endpoint, args, kwargs = self._match
+        match = (endpoint, args, dict(kwargs) if kwargs else {})  # a view may change them
+        return DjangoMatchInfo(match, self._route, _NO_TEXT), _NO_METHODS
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("aiodjango's resources cannot be mounted under a prefix.")
+
+    def get_info(self) -> _InfoDict:
+        return {"path": self._path}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        return iter(())  # its route is the DjangoResource's
 
 
 class NamedViewResource(web.AbstractResource, Sized):
