@@ -21,7 +21,7 @@ from .dispatch import wrap_view
 from .groups import setup_groups
 from .registry import AsyncViewRegistry, default_registry
 from .routing import DjangoResource, Router, add_named_views
-from .static import serve_static_setting, static_middleware
+from .static import serve_static_setting, static_resource
 from .websocket import track_websockets
 from .wsgi import WSGIApplication, WSGIBridge
 
@@ -83,7 +83,7 @@ def get_aio_application(
     use_database_threads(app)  # async views' sync code on the database threads
 
     if include_static or serve_static_setting():  # STATIC_ROOT, cache headers: static.py
-        app.middlewares.append(static_middleware())
+        app.router.register_resource(static_resource())
     handlers = {
         endpoint.index: wrap_view(endpoint.view_def, max_body_size=max_body)
         for endpoint in endpoints

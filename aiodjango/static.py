@@ -1,13 +1,14 @@
 """Static files in production: aiohttp serves ``collectstatic``'s ``STATIC_ROOT`` at ``STATIC_URL``.
 
 ``AIODJANGO_SERVE_STATIC = True`` (or ``get_aio_application(include_static=True)``) adds one
-aiohttp middleware in front of everything else. A GET or HEAD under ``STATIC_URL`` naming a
-regular file in ``STATIC_ROOT`` is answered by aiohttp's ``FileResponse``: content type from
-the extension, ``ETag`` and ``Last-Modified`` with 304 answers, ranges, and the ``.br``/``.gz``
-file next to it when the client accepts that encoding. Names hashed by
-``ManifestStaticFilesStorage`` (``app.3f2a9c81b4d0.css``) are cached for a year as immutable;
-others for a minute. Directories are never listed, ``..`` never leaves the root, and anything
-not found falls through to Django (its 404 page, or staticfiles' finders in DEBUG).
+resource to aiohttp's index, consulted before the URLconf for paths under ``STATIC_URL`` only. A
+GET or HEAD under ``STATIC_URL`` naming a regular file in ``STATIC_ROOT`` is answered by
+aiohttp's ``FileResponse``: content type from the extension, ``ETag`` and ``Last-Modified`` with
+304 answers, ranges, and the ``.br``/``.gz`` file next to it when the client accepts that
+encoding. Names hashed by ``ManifestStaticFilesStorage`` (``app.3f2a9c81b4d0.css``) are cached
+for a year as immutable; others for a minute. Directories are never listed, ``..`` never leaves
+the root, and anything not found falls through to Django (its 404 page, or staticfiles' finders
+in DEBUG).
 
 ``check_static_files`` warns when ``DEBUG`` is off and nothing would serve static files.
 """
@@ -16,24 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from yarl import URL
+
+if TYPE_CHECKING:  # aiohttp types get_info() with a TypedDict it does not export
+    from aiohttp.web_urldispatcher import _InfoDict
 
 __all__ = (
     "HASHED_CACHE_CONTROL",
     "PLAIN_CACHE_CONTROL",
     "check_static_files",
     "serve_static_setting",
-    "static_middleware",
+    "StaticFilesResource",
+    "static_resource",
 )
 
 HASHED_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
@@ -53,10 +58,70 @@ def serve_static_setting() -> bool | None:
     return value
 
 
-def static_middleware(
+class StaticFilesResource(web.AbstractResource):
+    """Serves ``root`` at ``prefix`` from aiohttp's resource index.
+
+    aiohttp consults it only for paths under ``prefix`` (its index is keyed by path
+    segments), so no other request pays for it; a name that is not a file in ``root`` is
+    not matched here and goes on to the URLconf.
+    """
+
+    def __init__(self, prefix: str, root: Path) -> None:
+        super().__init__(name=None)
+        self._prefix = prefix
+        self._root = root
+        self._route = web.ResourceRoute("GET", _serve_file, self)
+
+    @property
+    def canonical(self) -> str:
+        return self._prefix
+
+    def url_for(self, *args: str, **kwargs: str) -> URL:
+        return URL(self._prefix)
+
+    async def resolve(
+        self, request: web.Request
+    ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+        path = request.path
+        if request.method not in ("GET", "HEAD") or not path.startswith(self._prefix):
+            return None, set()
+        found = await asyncio.to_thread(_find, self._root, path[len(self._prefix) :])
+        if found is None:
+            return None, set()
+        return web.UrlMappingMatchInfo({"file": str(found)}, self._route), set()
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("aiodjango's static files cannot be mounted under a prefix.")
+
+    def get_info(self) -> _InfoDict:
+        return {"prefix": self._prefix, "directory": self._root}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        yield self._route
+
+
+async def _serve_file(request: web.Request) -> web.StreamResponse:
+    found = Path(request.match_info["file"])
+    response = web.FileResponse(found)
+    hashed = _HASHED_NAME.match(found.name)
+    response.headers["Cache-Control"] = HASHED_CACHE_CONTROL if hashed else PLAIN_CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def static_resource(
     static_url: str | None = None, static_root: str | Path | None = None
-) -> Middleware:
-    """The middleware serving ``static_root`` (``STATIC_ROOT``) at ``static_url`` (``STATIC_URL``).
+) -> StaticFilesResource:
+    """The resource serving ``static_root`` (``STATIC_ROOT``) at ``static_url`` (``STATIC_URL``).
+
+    ``get_aio_application()`` registers it (``app.router.register_resource``) when
+    ``AIODJANGO_SERVE_STATIC`` is True or ``include_static=True``.
 
     Parameters:
         static_url: the URL prefix; ``STATIC_URL`` when omitted. Must be a local path.
@@ -72,24 +137,7 @@ def static_middleware(
     prefix = urlsplit(str(url)).path
     if not prefix.endswith("/"):
         prefix += "/"
-    base = Path(root)
-
-    @web.middleware
-    async def serve_static(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
-        if request.method in ("GET", "HEAD") and path.startswith(prefix):
-            found = await asyncio.to_thread(_find, base, path[len(prefix) :])
-            if found is not None:
-                response = web.FileResponse(found)
-                hashed = _HASHED_NAME.match(found.name)
-                response.headers["Cache-Control"] = (
-                    HASHED_CACHE_CONTROL if hashed else PLAIN_CACHE_CONTROL
-                )
-                response.headers["X-Content-Type-Options"] = "nosniff"
-                return response
-        return await handler(request)
-
-    return serve_static
+    return StaticFilesResource(prefix, Path(root))
 
 
 def _find(base: Path, relative: str) -> Path | None:
