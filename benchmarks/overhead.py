@@ -31,6 +31,9 @@ from .servers import cpu_seconds, start, stop
 # (row, server, path); the first is the reference.
 ROWS = (
     ("aiohttp", "aiohttp", "/hello/"),
+    # Diagnostic: bare aiohttp in a process with Django set up, to tell what the bigger
+    # process costs aiohttp's own code from what aiodjango's code costs.
+    ("aiohttp-in-django", "aiohttp-in-django", "/hello/"),
     ("aiodjango", "aiodjango", "/hello/"),
     ("aiodjango-mixed", "aiodjango-mixed", "/hello/"),
 )

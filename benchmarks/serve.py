@@ -2,6 +2,8 @@
 
 * ``aiodjango``: the full app, ``get_aio_application()`` over the project (``BENCH_URLCONF``);
 * ``aiohttp``: bare aiohttp handlers, the physical limit (hello and websocket echo);
+* ``aiohttp-in-django``: the bare aiohttp app in a process that has set Django up (and
+  imported aiodjango), a diagnostic row: what a big process costs aiohttp's own code;
 * ``aiohttp-wsgi``: Django's WSGI app behind bare aiohttp-wsgi, ``BENCH_THREADS`` threads.
 
 ``BENCH_GC_FREEZE=1`` moves every object alive after start-up into the garbage collector's
@@ -49,6 +51,10 @@ def build(kind: str) -> web.Application:
     import django
 
     django.setup()
+    if kind == "aiohttp-in-django":
+        import aiodjango.application  # noqa: F401 - loaded as in the aiodjango row
+
+        return build("aiohttp")
     if kind == "aiodjango":
         from aiodjango.application import get_aio_application
 

@@ -101,6 +101,7 @@ GTHREAD = ("-w", "1", "-k", "gthread", "--threads", str(THREADS))
 SERVERS: dict[str, Server] = {
     "aiodjango": _py("aiodjango"),
     "aiohttp": _py("aiohttp"),
+    "aiohttp-in-django": _py("aiohttp-in-django"),
     "aiohttp-wsgi": _py("aiohttp-wsgi", probe="/django/hello/", ws=False),
     "aiodjango-10": _py("aiodjango", {"BENCH_URLCONF": "benchmarks.project.urls_small"}),
     "aiodjango-1000": _py("aiodjango", {"BENCH_URLCONF": "benchmarks.project.urls_big"}),
