@@ -20,7 +20,8 @@ from .discovery import discover
 from .dispatch import wrap_view
 from .groups import setup_groups
 from .registry import AsyncViewRegistry, default_registry
-from .routing import DjangoResource, Router, add_named_views
+from .resources import DjangoResource, add_named_views
+from .routing import Router
 from .static import serve_static_setting, static_resource
 from .websocket import track_websockets
 from .wsgi import WSGIApplication, WSGIBridge

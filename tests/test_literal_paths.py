@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiodjango import get_aio_application
-from aiodjango.routing import LiteralResource
+from aiodjango.resources import LiteralResource
 from aiodjango.testing import serve
 
 
