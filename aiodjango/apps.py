@@ -8,7 +8,7 @@ from django.core.signals import setting_changed
 
 from . import checks, groups
 from .interop import forget_hosts, forget_prefix
-from .websocket import CLOSE_USER_CONTROL, on_close_user, on_user_logged_out
+from .tracking import CLOSE_USER_CONTROL, on_close_user, on_user_logged_out
 
 __all__ = ("AiodjangoConfig",)
 
