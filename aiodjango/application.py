@@ -17,7 +17,7 @@ from django.core.wsgi import get_wsgi_application
 from .conf import conf
 from .database import use_database_threads
 from .discovery import discover
-from .dispatch import wrap_view
+from .dispatch import expect_handler, wrap_view
 from .groups import setup_groups
 from .registry import AsyncViewRegistry, default_registry
 from .resources import DjangoResource, add_named_views
@@ -91,7 +91,11 @@ def get_aio_application(
         if endpoint.view_def is not None
     }
     resource = DjangoResource(
-        Router(endpoints), handlers, bridge.handle_request, fallback_expect=bridge.handle_expect
+        Router(endpoints),
+        handlers,
+        bridge.handle_request,
+        fallback_expect=bridge.handle_expect,  # 413 before 100, for both kinds of route
+        view_expect=expect_handler(max_body),
     )
     app.router.register_resource(resource)
     for literal in resource.literal_resources():  # /hello/ found at aiohttp's first lookup

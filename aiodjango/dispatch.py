@@ -27,11 +27,17 @@ from django.conf import settings
 
 from .auth import csrf_rejection
 from .database import view_lease
-from .interop import allowed_host, bad_host, django_error_response, django_request
+from .interop import (
+    allowed_host,
+    bad_host,
+    continue_or_refuse,
+    django_error_response,
+    django_request,
+)
 from .registry import AsyncViewDef
 from .websocket import serve_websocket
 
-__all__ = ("CLIENT_CLOSED_REQUEST", "wrap_view")
+__all__ = ("CLIENT_CLOSED_REQUEST", "expect_handler", "wrap_view")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -56,6 +62,15 @@ def _unparsable_body(exc: Exception) -> bool:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return tb is not None and tb.tb_frame.f_code.co_filename in _BODY_PARSERS
+
+
+def expect_handler(max_body_size: int | None) -> Callable[[web.Request], Awaitable[None]]:
+    """The async views' ``Expect: 100-continue`` answer: 413 before ``100`` past the limit."""
+
+    async def expect(request: web.Request) -> None:
+        await continue_or_refuse(request, max_body_size)
+
+    return expect
 
 
 def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:

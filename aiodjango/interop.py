@@ -34,7 +34,7 @@ from typing import IO, Any, Final
 from urllib.parse import unquote_to_bytes
 from wsgiref.util import is_hop_by_hop
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from django.conf import settings
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
@@ -59,6 +59,7 @@ __all__ = (
     "allowed_hosts",
     "bad_host",
     "close_bounded",
+    "continue_or_refuse",
     "django_error_response",
     "django_request",
     "django_response",
@@ -316,6 +317,25 @@ def forget_hosts(*, setting: str, **kwargs: object) -> None:
     """``setting_changed`` receiver: a host verdict is stale once a setting it used changes."""
     if setting in _HOST_SETTINGS:
         _host_cache.clear()
+
+
+async def continue_or_refuse(request: web.Request, limit: int | None) -> None:
+    """A route's expect handler: 413 for a ``Content-Length`` over ``limit``, else ``100``.
+
+    aiohttp's default answers ``100 Continue`` first, inviting the body it then refuses; a
+    client that waits for the 100 gets the 413 at once instead. ``limit`` None is no limit,
+    0 refuses any body.
+    """
+    length = request.content_length
+    if limit is not None and length is not None and (length > limit or limit == 0 < length):
+        error = web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
+        error.force_close()  # the rest of the body is not wanted on this connection
+        raise error
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11 or expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0
 
 
 async def close_bounded(

@@ -86,12 +86,13 @@ class DjangoResource(web.AbstractResource):
         handlers: dict[int, Handler],
         fallback: Handler,
         fallback_expect: Callable[[web.Request], Awaitable[None]] | None = None,
+        view_expect: Callable[[web.Request], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(name=None)
         self._router = router
         wrap = _in_language if router.language_dependent else (lambda handler: handler)
         self._routes = {
-            index: _Route(wrap(handler), self, router.endpoints[index].name)
+            index: _Route(wrap(handler), self, router.endpoints[index].name, view_expect)
             for index, handler in handlers.items()
         }
         self._fallback = _Route(fallback, self, "django", fallback_expect)  # 413 before 100

@@ -31,12 +31,12 @@ from io import BytesIO
 from typing import IO, Any, Final, NoReturn, TypeVar
 from wsgiref.util import is_hop_by_hop
 
-from aiohttp import HttpVersion11, web
+from aiohttp import web
 from aiohttp_wsgi.wsgi import WSGIHandler
 from django.conf import settings
 
 from .conf import conf
-from .interop import Environ
+from .interop import Environ, continue_or_refuse
 from .interop import environ_for as _environ_for
 
 __all__ = ("POOL_THREAD_PREFIX", "WSGIApplication", "WSGIBridge", "environ_for")
@@ -190,16 +190,8 @@ class WSGIBridge(WSGIHandler):
         return self._max_request_body_size
 
     async def handle_expect(self, request: web.Request) -> None:
-        """The route's expect handler: 413 for a too-large ``Content-Length``, else ``100``.
-
-        aiohttp's default sends ``100 Continue`` first, inviting the body it then refuses.
-        """
-        self._check_length(request)
-        expect = request.headers.get("Expect", "")
-        if request.version != HttpVersion11 or expect.lower() != "100-continue":
-            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
+        """The fallback route's expect handler: 413 before ``100`` (``continue_or_refuse``)."""
+        await continue_or_refuse(request, self._limit_for(request))
 
     def _check_length(self, request: web.BaseRequest) -> None:
         limit = self._limit_for(request)

@@ -292,6 +292,26 @@ def test_expect_continue(hostile: tuple[Server, int]) -> None:
     assert small.endswith(b"\r\n\r\n3")
 
 
+def test_expect_continue_on_an_async_view(hostile: tuple[Server, int]) -> None:
+    """An async view's route answers a too-large Expect: 100-continue with 413, no 100 first
+    (AIODJANGO_MAX_BODY_SIZE, 2.5 MiB by default)."""
+    _, port = hostile
+    with socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD) as sock:
+        sock.sendall(
+            b"POST /async-body/ HTTP/1.1\r\n"
+            + HOST
+            + b"Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, head
+            head += chunk
+    assert head.startswith(b"HTTP/1.1 413"), head[:80]
+    assert b"100 Continue" not in head
+    _still_serving(port)
+
+
 def test_slow_clients_are_dropped_while_others_are_served(hostile: tuple[Server, int]) -> None:
     """50 clients trickling their headers do not delay others and are closed after the
     keep-alive (header) timeout, 1 s here; idle keep-alive connections too."""
