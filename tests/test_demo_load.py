@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,8 +291,11 @@ async def test_every_acknowledged_message_is_stored_once_and_delivered(
             by_room: dict[str, set[int]] = {}
             for c in clients:
                 by_room.setdefault(c.room, set()).update(c.acked.values())
+            # Deliveries still in flight when the last client finished get a guard of their
+            # own (a loaded CI machine may have used up the run's deadline by then).
+            delivery_deadline = loop.time() + 30
             while not all(by_room[c.room] <= c.received for c in clients):
-                if loop.time() > deadline:
+                if loop.time() > delivery_deadline:
                     break
                 await asyncio.sleep(0.05)
             load.stop.set()
@@ -300,6 +305,11 @@ async def test_every_acknowledged_message_is_stored_once_and_delivered(
     finally:
         for session in sessions:
             await session.close()
+        # Client tasks cancelled inside ws_connect leave aiohttp Connection objects that warn
+        # when collected: collect them here, where that is expected, not in a later test.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
     rows = stored(database)
     by_client_id: dict[tuple[str, str], list[int]] = {}
