@@ -127,17 +127,27 @@ def _wait_until_booted(served: Served) -> None:
 async def one_per_worker(
     session: aiohttp.ClientSession, served: Served
 ) -> dict[int, aiohttp.ClientWebSocketResponse]:
-    """A "room" socket on each of the 2 workers: connect until both pids answered."""
+    """A "room" socket on each of the 2 workers: connect until both pids answered.
+
+    Connections are opened in concurrent batches, held while the batch is open, with a pause
+    between batches: one after the other, an idle worker that won the last accept() tends to
+    win the next one too, and a worker still importing the project accepts nothing yet.
+    """
     found: dict[int, aiohttp.ClientWebSocketResponse] = {}
-    for _ in range(MAX_TRIES):
+
+    async def connect() -> tuple[int, aiohttp.ClientWebSocketResponse]:
         ws = await session.ws_connect(f"{served.base}/room/")
-        pid = (await ws.receive_json())["pid"]
-        if pid in found:
-            await ws.close()
-        else:
-            found[pid] = ws
+        return (await ws.receive_json())["pid"], ws
+
+    for _ in range(MAX_TRIES // 8):
+        for pid, ws in await asyncio.gather(*(connect() for _ in range(8))):
+            if pid in found:
+                await ws.close()
+            else:
+                found[pid] = ws
         if len(found) == 2:
             return found
+        await asyncio.sleep(0.2)
     raise AssertionError(f"{MAX_TRIES} connections all reached worker(s) {sorted(found)}")
 
 
