@@ -128,6 +128,13 @@ async def get_json(client: Client, url: str) -> dict[str, Any]:
     return found
 
 
+def views_waiting_on_the_lock(client: Client, count: int) -> list[asyncio.Future[dict[str, Any]]]:
+    """``count`` concurrent requests to a view that blocks on the test's advisory lock."""
+    return [
+        asyncio.ensure_future(get_json(client, f"/db/backend/?lock={LOCK}")) for _ in range(count)
+    ]
+
+
 @pytest.fixture
 def threads(settings: Any) -> Iterator[Callable[[int], None]]:
     """Set AIODJANGO_DB_THREADS for the test."""
@@ -145,10 +152,7 @@ async def test_http_views_query_in_parallel_up_to_the_thread_bound(
     threads(8)
     async with serve(app()) as client:
         async with advisory_lock(database):
-            calls = [
-                asyncio.ensure_future(get_json(client, f"/db/backend/?lock={LOCK}"))
-                for _ in range(12)
-            ]
+            calls = views_waiting_on_the_lock(client, 12)
             await eventually(
                 lambda: _pair(
                     database.count(waiting_on_lock=True), 8, database_threads().waiting, 4
@@ -236,10 +240,7 @@ async def test_the_connection_pool_max_size_holds(
     threads(8)
     async with serve(app()) as client:
         async with advisory_lock(database):
-            calls = [
-                asyncio.ensure_future(get_json(client, f"/db/backend/?lock={LOCK}"))
-                for _ in range(12)
-            ]
+            calls = views_waiting_on_the_lock(client, 12)
             await eventually(
                 lambda: _pair(
                     database.count(waiting_on_lock=True), 3, database_threads().waiting, 4
