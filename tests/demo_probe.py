@@ -23,6 +23,7 @@ from django.core.management import call_command
 from yarl import URL
 
 from aiodjango.testing import serve
+from tests.helpers import next_frame, presence_seen, presence_until
 
 Client = TestClient[web.Request, web.Application]
 TIMEOUT = 20
@@ -64,14 +65,6 @@ async def close_of(ws: aiohttp.ClientWebSocketResponse) -> int | None:
             return int(message.data)
         if message.type is aiohttp.WSMsgType.CLOSED:
             return None
-
-
-async def next_of(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    """The next frame of type ``kind``, skipping others (presence frames come at any time)."""
-    while True:
-        frame: dict[str, Any] = await ws.receive_json(timeout=TIMEOUT)
-        if frame["type"] == kind:
-            return frame
 
 
 async def message_and_ack(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
@@ -117,19 +110,16 @@ async def probe(client: Client) -> dict[str, Any]:
             alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws_alice,
             bob.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws_bob,
         ):
-            seen["history_on_join"] = await next_of(ws_alice, "history")
-            await next_of(ws_bob, "history")
-            presence = await next_of(ws_alice, "presence")
-            while presence["users"] != ["alice", "bob"]:  # alice's own join may come first
-                presence = await next_of(ws_alice, "presence")
-            seen["presence_both"] = presence
+            seen["history_on_join"] = await next_frame(ws_alice, "history")
+            await next_frame(ws_bob, "history")
+            seen["presence_both"] = await presence_until(ws_alice, ["alice", "bob"])
             await ws_alice.send_json({"text": "  hello bob  ", "id": "alice-1"})
             own, ack = await message_and_ack(ws_alice)
             seen["alice_sees_own"], seen["alice_ack"] = own, ack
-            seen["bob_sees_alice"] = await next_of(ws_bob, "message")
+            seen["bob_sees_alice"] = await next_frame(ws_bob, "message")
             await ws_bob.send_json({"text": "hi alice"})  # no id: stored, not acknowledged
-            seen["alice_sees_bob"] = await next_of(ws_alice, "message")
-            await next_of(ws_bob, "message")
+            seen["alice_sees_bob"] = await next_frame(ws_alice, "message")
+            await next_frame(ws_bob, "message")
             await ws_alice.send_json({"text": "hello bob", "id": "alice-1"})  # a resend
             seen["resend_ack"] = (await message_and_ack(ws_alice))[1]  # published again
             errors = []
@@ -140,25 +130,23 @@ async def probe(client: Client) -> dict[str, Any]:
                 json.dumps({"text": "hi", "id": 7}),
             ):
                 await ws_alice.send_str(frame)
-                errors.append(await next_of(ws_alice, "error"))
+                errors.append(await next_frame(ws_alice, "error"))
             await ws_alice.send_bytes(b"\x00")
-            errors.append(await next_of(ws_alice, "error"))
+            errors.append(await next_frame(ws_alice, "error"))
             seen["frame_errors"] = errors
         async with alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
-            await next_of(ws, "history")
+            await next_frame(ws, "history")
             async with bob.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws_bob:
-                await next_of(ws_bob, "history")
-            presence = await next_of(ws, "presence")
-            while presence["users"] != ["alice"]:  # bob joined, then left
-                presence = await next_of(ws, "presence")
-            seen["presence_after_bob_left"] = presence
+                await next_frame(ws_bob, "history")
+            both = await presence_seen(ws, ["alice", "bob"])  # bob joined, then left
+            seen["presence_after_bob_left"] = await presence_until(ws, ["alice"], both["version"])
 
         async with bob.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
-            seen["history_on_rejoin"] = await next_of(ws, "history")
+            seen["history_on_rejoin"] = await next_frame(ws, "history")
         first_seq = seen["alice_sees_own"]["message"]["seq"]
         after = f"{base}/ws/rooms/lobby/?after={first_seq}"
         async with bob.ws_connect(after, headers=origin) as ws:
-            seen["history_after"] = await next_of(ws, "history")
+            seen["history_after"] = await next_frame(ws, "history")
         async with alice.ws_connect(f"{base}/ws/rooms/nope/", headers=origin) as ws:
             seen["missing_room_ws"] = await close_of(ws)
 
@@ -184,7 +172,7 @@ async def probe(client: Client) -> dict[str, Any]:
 
         token = jar.filter_cookies(URL(base))["csrftoken"].value
         async with alice.ws_connect(f"{base}/ws/rooms/lobby/", headers=origin) as ws:
-            await next_of(ws, "history")  # joined
+            await next_frame(ws, "history")  # joined
             async with alice.post(
                 f"{base}/accounts/logout/",
                 data={"csrfmiddlewaretoken": token},

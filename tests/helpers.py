@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,7 +24,10 @@ __all__ = (
     "cookies",
     "free_port",
     "log_in",
+    "next_frame",
     "port_of",
+    "presence_seen",
+    "presence_until",
     "served_without_cancellation",
     "ws_connect",
     "ws_url",
@@ -106,3 +110,45 @@ async def served_without_cancellation(app: web.Application) -> AsyncIterator[int
         yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+# The demo chat's frames. A socket joins its room's group before the server reads the history,
+# so presence (and message) frames may come before the history frame: skipped frames of
+# presence are kept here, per socket, for the presence helpers.
+_presence: weakref.WeakKeyDictionary[aiohttp.ClientWebSocketResponse, list[dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+FRAME_TIMEOUT = 20.0  # seconds: a hang guard for each frame awaited
+
+
+async def next_frame(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next JSON frame of type ``kind``; presence frames on the way are kept."""
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=FRAME_TIMEOUT)
+        if frame["type"] == "presence":
+            _presence.setdefault(ws, []).append(frame)
+        if frame["type"] == kind:
+            return frame
+
+
+async def presence_until(
+    ws: aiohttp.ClientWebSocketResponse, users: list[str], newer_than: int = -1
+) -> dict[str, Any]:
+    """The newest presence frame of ``ws`` (highest version), once it lists ``users`` and its
+    version is above ``newer_than``; frames may arrive in any order."""
+    while True:
+        newest = max(_presence.get(ws, ()), key=lambda f: int(f["version"]), default=None)
+        if newest is not None and newest["users"] == users and newest["version"] > newer_than:
+            return newest
+        await next_frame(ws, "presence")
+
+
+async def presence_seen(ws: aiohttp.ClientWebSocketResponse, users: list[str]) -> dict[str, Any]:
+    """The first presence frame of ``ws`` that listed ``users``, even if newer ones came."""
+    while True:
+        for frame in _presence.get(ws, ()):
+            if frame["users"] == users:
+                return frame
+        await next_frame(ws, "presence")

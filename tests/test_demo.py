@@ -30,11 +30,6 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh, empty database for the demo: a SQLite file, or a new PostgreSQL database."""
-    if sys.version_info >= (3, 13):
-        # Open defect (issue 13's closing note): under Python 3.13 + Django 6.1 the probe's
-        # two sockets joining the lobby at once intermittently stall (history or presence
-        # never arrives), on SQLite and on PostgreSQL; not understood yet. Runs on 3.11.
-        pytest.skip("demo probe under Python 3.13: intermittent stall when two sockets join")
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
         return

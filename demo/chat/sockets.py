@@ -9,7 +9,9 @@ The protocol is JSON text frames; docs/tutorial.md ("The chat protocol") walks t
   ``{"type": "message", "message": {...}}`` for every message posted in the room (the sender's
   own included; a message can arrive twice, pages drop duplicates by ``id``), and ``{"type":
   "presence", "users": [...], "version": n}`` whenever someone joins or leaves (the full
-  sorted list; keep the highest ``version``).
+  sorted list; keep the highest ``version``). Live frames may come before the history (the
+  socket joins the group first), with messages the history does not hold: handle each frame
+  when it comes.
 - The page sends ``{"text": "...", "id": "<client id>"}``. The server stores it (once per user
   and client id, so a resend is harmless), publishes it to the room's group, and then answers
   ``{"type": "ack", "id": "<client id>", "message": {...}}``. **Acknowledged** means: stored in
