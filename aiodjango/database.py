@@ -52,9 +52,9 @@ __all__ = (
     "DatabaseThreads",
     "close_database_threads",
     "database_threads",
+    "ViewLease",
     "install_router",
     "use_database_threads",
-    "view_lease",
 )
 
 T = TypeVar("T")
@@ -296,7 +296,7 @@ class DatabaseLease(Executor):
         """Stop being the current lease (in the context that entered it); True if it was used.
 
         A lease that was never used is closed here and needs nothing more; a used one must be
-        ``await``-ed ``finish()``-ed. ``view_lease()`` and ``__aexit__`` pair them so.
+        ``await``-ed ``finish()``-ed; ``__aexit__`` pairs them so (``ViewLease`` inlines both).
         """
         _current.reset(self._token)  # type: ignore[arg-type]
         if not self._used:
@@ -395,27 +395,31 @@ class DatabaseLease(Executor):
         threads._give_back(worker)
 
 
-_new_lease: Final = DatabaseLease.__new__
+class ViewLease(DatabaseLease):
+    """An HTTP view's lease, entered and left by C calls only: the per-request path of a view.
 
+    The same as ``async with DatabaseLease():`` without its coroutine frames and method calls
+    (each request pays for this, used or not): ``ViewLease()`` is an object with the class
+    defaults (its thread is taken only at the first call), ``enter`` and ``exit`` are the
+    context variable's own ``set`` and ``reset``; a lease that was ``used`` must be
+    ``await``-ed ``finish()``-ed, any other ``closed``, so that a task which outlived the view
+    never borrows a thread for it::
 
-def view_lease() -> DatabaseLease:
-    """A new lease for the default threads, made current: the per-request path of a view.
-
-    The same as entering ``DatabaseLease()`` without its two coroutine frames: the lease is an
-    object with its class defaults and a context variable token (its thread is taken only at
-    the first call). Leave it with ``leave()``, and ``await finish()`` only if that says it
-    was used::
-
-        lease = view_lease()
+        lease = ViewLease()
+        token = ViewLease.enter(lease)
         try:
             return await view(request)
         finally:
-            if lease.leave():
+            ViewLease.exit(token)
+            if lease._used:
                 await lease.finish()
+            else:
+                lease._closed = True
     """
-    lease = _new_lease(DatabaseLease)
-    lease._token = _current.set(lease)
-    return lease
+
+    __init__ = object.__init__  # class defaults only
+    enter: Final = _current.set
+    exit: Final = _current.reset
 
 
 def _request_started(context: contextvars.Context) -> Callable[[], object]:

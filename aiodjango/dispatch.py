@@ -26,7 +26,7 @@ from aiohttp import web
 from django.conf import settings
 
 from .auth import csrf_rejection
-from .database import view_lease
+from .database import ViewLease
 from .interop import (
     allowed_host,
     bad_host,
@@ -98,12 +98,16 @@ def wrap_view(view_def: AsyncViewDef, *, max_body_size: int | None) -> Handler:
                     return rejected
             # The view's sync code and async ORM (docs/database.md); the lease takes a thread
             # only at the first such call, and is only finished if that happened.
-            lease = view_lease()
+            lease = ViewLease()
+            token = ViewLease.enter(lease)
             try:
                 return await handler(request)  # type: ignore[no-any-return]
             finally:
-                if lease.leave():
+                ViewLease.exit(token)
+                if lease._used:
                     await lease.finish()
+                else:
+                    lease._closed = True
         except web.HTTPException:
             raise
         except Exception as exc:

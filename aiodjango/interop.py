@@ -34,7 +34,7 @@ from typing import IO, Any, Final
 from urllib.parse import unquote_to_bytes
 from wsgiref.util import is_hop_by_hop
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, hdrs, web
 from django.conf import settings
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
@@ -296,8 +296,9 @@ def allowed_host(request: web.BaseRequest) -> str | None:
     headers = request.headers
     # request_host() inlined for the usual origin-form target; the key is the Host header
     # alone unless X-Forwarded-Host is sent (a tuple then, so the two never collide).
-    asked = headers.get("Host") if request.raw_path[:1] == "/" else request_host(request)
-    sent = headers.get("X-Forwarded-Host")
+    # hdrs' istr names: a case-insensitive lookup with no lower-casing per request.
+    asked = headers.get(hdrs.HOST) if request.raw_path[:1] == "/" else request_host(request)
+    sent = headers.get(hdrs.X_FORWARDED_HOST)
     key = asked if sent is None else (asked, sent)
     try:
         return _host_cache[key]

@@ -363,6 +363,8 @@ class DjangoMatchInfo(web.UrlMappingMatchInfo):
     in (URLconfs with translated routes or ``i18n_patterns``; None otherwise).
     """
 
+    __slots__ = ("args", "endpoint", "kwargs", "language")  # one per request: no __dict__
+
     def __init__(
         self,
         match: Match,

@@ -2,10 +2,12 @@
 
 Two measurements, one command each:
 
-* ``wrk`` (default): each server in its own process pinned to the server core, loaded by
-  ``wrk -t1 -c50`` pinned to the load core, in interleaved rounds; the server's CPU time
-  (utime + stime from ``/proc``) divided by the requests it served. CPU per request barely
-  moves when a neighbour takes the core, so the ratio holds on a shared machine.
+* ``wrk`` (default): paired rounds (``benchmarks.paired``): bare aiohttp and a row served at
+  the same time on the server core, each loaded by ``wrk -t1 -c50`` from the load core for
+  the same seconds; each server's CPU time (utime + stime from ``/proc``) divided by the
+  requests it served, and the ratio aiohttp / row per pair. The first row pairs aiohttp with
+  itself (the control row: the table's noise floor). ``--before DIR`` adds a row served by
+  the aiodjango package in ``DIR`` (``git archive <commit> aiodjango | tar -x -C DIR``).
 * ``inproc``: no network; each app handles mocked requests in one process, timed with
   ``perf_counter``. The difference to bare aiohttp is aiodjango's own per-request code
   (router, wrapper, checks), the part the wrk numbers include with the kernel's and parser's.
@@ -22,49 +24,32 @@ import argparse
 import asyncio
 import gc
 import os
-import statistics
 import time
+from typing import Final
 
 from .load import wrk
-from .servers import cpu_seconds, start, stop
+from .paired import Load, Row, table
+from .servers import Running
 
-# (row, server, path); the first is the reference.
-ROWS = (
-    ("aiohttp", "aiohttp", "/hello/"),
+REFERENCE: Final = Row("aiohttp", "aiohttp")
+ROWS: Final = (
+    Row("aiohttp (control)", "aiohttp"),
     # Diagnostic: bare aiohttp in a process with Django set up, to tell what the bigger
     # process costs aiohttp's own code from what aiodjango's code costs.
-    ("aiohttp-in-django", "aiohttp-in-django", "/hello/"),
-    ("aiodjango", "aiodjango", "/hello/"),
-    ("aiodjango-mixed", "aiodjango-mixed", "/hello/"),
+    Row("aiohttp-in-django", "aiohttp-in-django"),
+    Row("aiodjango", "aiodjango"),
+    Row("aiodjango-mixed", "aiodjango-mixed"),
 )
 
 
-def over_wrk(rounds: int, seconds: float, connections: int) -> None:
-    """Interleaved wrk rounds; prints CPU us per request and its ratio to the reference."""
-    cpu: dict[str, list[float]] = {row: [] for row, _, _ in ROWS}
-    rate: dict[str, list[float]] = {row: [] for row, _, _ in ROWS}
-    for number in range(rounds):
-        for row, name, path in ROWS:
-            running = start(name)
-            try:
-                wrk(running.port, path, 1, connections)  # warm-up
-                before = cpu_seconds(running.pids)
-                result = wrk(running.port, path, seconds, connections)
-                used = cpu_seconds(running.pids) - before
-            finally:
-                stop(running)
-            cpu[row].append(used / result["requests"] * 1e6)
-            rate[row].append(result["rate"])
-            print(f"round {number + 1} {row:16} {cpu[row][-1]:7.2f} us/req {result['rate']:9.0f}/s")
-    ref = ROWS[0][0]
-    print(f"\n{'row':16} {'CPU us/req':>10} {'ref/row (median, range)':>26} {'req/s':>9}")
-    for row, _, _ in ROWS:
-        ratios = [r / c for r, c in zip(cpu[ref], cpu[row], strict=True)]
-        print(
-            f"{row:16} {statistics.median(cpu[row]):10.2f} "
-            f"{statistics.median(ratios):10.3f} ({min(ratios):.2f}..{max(ratios):.2f})"
-            f"{statistics.median(rate[row]):>15.0f}"
-        )
+def hello_load(connections: int) -> Load:
+    """wrk on ``/hello/``: (requests served, requests/s)."""
+
+    def load(running: Running, seconds: float) -> tuple[float, float]:
+        result = wrk(running.port, "/hello/", seconds, connections)
+        return result["requests"], result["rate"]
+
+    return load
 
 
 def over_inproc(count: int) -> None:
@@ -118,9 +103,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--before", help="a directory holding an older aiodjango package")
     args = parser.parse_args()
     if args.mode == "wrk":
-        over_wrk(args.rounds, args.seconds, args.connections)
+        rows = list(ROWS)
+        if args.before:
+            rows.append(Row("aiodjango-before", "aiodjango", args.before))
+        load = hello_load(args.connections)
+        table(REFERENCE, rows, load, args.rounds, args.seconds, "req")
     else:
         over_inproc(args.count)
 
