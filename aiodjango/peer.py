@@ -1,7 +1,8 @@
 """The transport-level protection of an open websocket: a guard in front of each peer.
 
-Once a websocket is open, ``PeerGuard.install()`` puts a protocol between its transport and
-aiohttp's: it closes the connection with 1002 on an unmasked client frame (RFC 6455 §5.1),
+Before a websocket's handshake is answered, ``PeerGuard.install()`` puts a protocol between its
+transport and aiohttp's: it closes the connection with 1002 on an unmasked client frame (RFC
+6455 §5.1; those sent in the handshake's own packet too, which aiohttp holds until it answers),
 drops a peer that leaves the send buffer full for ``AIODJANGO_WS_SEND_TIMEOUT`` seconds (it
 stopped reading), so the writer is released and memory stays bounded, and notes that bytes
 arrived for the heartbeat: one ``_Pulse`` timer per loop and interval pings the silent sockets
@@ -50,9 +51,11 @@ class PeerGuard(asyncio.Protocol):
         "_inner",
         "_path",
         "_pulse",
+        "_refusal_pending",
         "_send_timeout",
         "_skip",
         "_stall",
+        "_started",
         "_transport",
         "pinged",
         "quiet",
@@ -83,6 +86,8 @@ class PeerGuard(asyncio.Protocol):
         self.seen = True  # bytes arrived since the heartbeat last looked
         self.quiet = 0  # heartbeat ticks in a row that found nothing arrived
         self.pinged = False  # a heartbeat ping is unanswered
+        self._started = False  # the handshake is answered: a refusal may be written
+        self._refusal_pending = False  # an unmasked frame came before that
 
     @classmethod
     def install(
@@ -91,31 +96,58 @@ class PeerGuard(asyncio.Protocol):
         ws: web.WebSocketResponse,
         send_timeout: float | None,
         close: float,
-        heartbeat: float | None,
-    ) -> None:
-        """Put a guard in front of ``request``'s (upgraded) connection."""
+    ) -> PeerGuard | None:
+        """Put a guard in front of ``request``'s connection, before ``ws.prepare()``.
+
+        Call ``start()`` once the handshake is answered, ``remove()`` if it was refused.
+        """
         transport = request.transport
         if transport is None:
-            return
+            return None
         inner = transport.get_protocol()
         assert isinstance(inner, asyncio.Protocol)
         guard = cls(inner, transport, ws, request.path, send_timeout, close)
+        # Bytes that came after the handshake request (frames in its packet) wait in aiohttp's
+        # protocol until prepare() hands them to the websocket parser: judged here first, and
+        # none of them reaches the handler if one is unmasked.
+        tail = getattr(inner, "_message_tail", b"")
+        if tail and not guard._frames_masked(tail):
+            inner._message_tail = b""  # type: ignore[attr-defined]
+            guard._refuse_unmasked()
         transport.set_protocol(guard)
         if request.protocol.writing_paused:
             guard.pause_writing(forward=False)
-        if heartbeat is not None:
-            guard._pulse = _Pulse.join(guard, heartbeat)
+        return guard
+
+    def start(self, heartbeat: float | None) -> None:
+        """The handshake is answered: refuse what came unmasked before, start the heartbeat."""
+        self._started = True
+        if self._refusal_pending:
+            self._refuse_unmasked()
+        elif heartbeat is not None:
+            self._pulse = _Pulse.join(self, heartbeat)
+
+    def remove(self) -> None:
+        """The handshake was refused: give the connection back to aiohttp's protocol."""
+        self._transport.set_protocol(self._inner)
 
     # -- the transport's calls, forwarded ------------------------------------------------
     def data_received(self, data: bytes) -> None:
         self.seen = True
+        skip = self._skip
+        if skip >= len(data) and not self._head:  # the middle of a payload: the fast path
+            self._skip = skip - len(data)
+            self._forward(data)
+        elif self._frames_masked(data):
+            self._forward(data)  # aiohttp gets each byte once, as it came
+        else:
+            self._refuse_unmasked()
+
+    def _frames_masked(self, data: bytes) -> bool:
+        """Walk the frame headers that start in ``data``: False at an unmasked one."""
         size = len(data)
         skip = self._skip
-        if skip >= size and not self._head:  # the middle of a payload: the fast path
-            self._skip = skip - size
-            self._forward(data)
-            return
-        seen = data  # what the guard parses; aiohttp gets each byte once, as it came
+        seen = data  # what the guard parses
         if self._head:
             seen, size = self._head + data, size + len(self._head)
             self._head = b""
@@ -126,8 +158,7 @@ class PeerGuard(asyncio.Protocol):
                 break
             second = seen[pos + 1]
             if not second & 0x80:
-                self._refuse_unmasked()
-                return
+                return False
             length = second & 0x7F
             if length < 126:
                 pos += 6 + length
@@ -139,7 +170,7 @@ class PeerGuard(asyncio.Protocol):
             length = int.from_bytes(seen[pos + 2 : pos + 2 + extended], "big")
             pos += 6 + extended + length
         self._skip = pos - size if pos > size else 0
-        self._forward(data)
+        return True
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received()
@@ -168,10 +199,12 @@ class PeerGuard(asyncio.Protocol):
 
     # -- the guard's own work ------------------------------------------------------------
     def _refuse_unmasked(self) -> None:
-        if self._forward is _ignore:
-            return
         self._forward = _ignore
         self._skip, self._head = 1 << 62, b""  # what follows is not parsed
+        if not self._started:  # the close frame must follow the 101, not precede it
+            self._refusal_pending = True
+            return
+        self._refusal_pending = False
         logger.warning(
             "Websocket %s: unmasked client frame, closed with %d (RFC 6455 5.1)",
             self._path,

@@ -174,9 +174,16 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
         max_msg_size=limit + (0 if deflate or not limit else 1),
         timeout=close_timeout,
     )
-    await ws.prepare(request)  # a bad Sec-WebSocket-Key is a 400 here
+    guard = PeerGuard.install(request, ws, conf.WS_SEND_TIMEOUT, close_timeout)
+    try:
+        await ws.prepare(request)  # a bad Sec-WebSocket-Key is a 400 here
+    except BaseException:
+        if guard is not None:
+            guard.remove()
+        raise
     ws[WS_REQUEST_KEY] = request  # close_bounded() aborts its transport if a close stalls
-    PeerGuard.install(request, ws, conf.WS_SEND_TIMEOUT, close_timeout, conf.WS_HEARTBEAT)
+    if guard is not None:
+        guard.start(conf.WS_HEARTBEAT)
     tracker = request.app.get(WEBSOCKETS_KEY)
     if tracker is not None:
         tracker.add(ws, request)

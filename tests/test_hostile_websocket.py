@@ -358,6 +358,34 @@ async def test_scenario_frames_split_anywhere_are_judged_whole(
     assert_no_errors(errors)
 
 
+async def test_scenario_frames_in_the_handshake_packet_are_judged(
+    aio_client: Client, errors: list[logging.LogRecord]
+) -> None:
+    """Frames sent in the same write as the handshake, before its answer: a masked one is
+    echoed; an unmasked one closes with 1002 after the 101, and reaches no handler."""
+    port = port_of(aio_client)
+    raw = await Raw.open(port)
+    raw.writer.write(handshake(port) + frame(0x2, b"early"))
+    status, _ = await asyncio.wait_for(raw.request(b""), LIVENESS)
+    assert status == 101
+    assert await raw.read_frame() == (0x1, b"-")
+    assert await raw.read_frame() == (0x2, b"early")
+    await raw.finish()
+
+    raw = await Raw.open(port)
+    raw.writer.write(handshake(port) + frame(0x2, b"ok") + frame(0x2, b"early", mask=False))
+    status, _ = await asyncio.wait_for(raw.request(b""), LIVENESS)
+    assert status == 101
+    frames = []
+    while (found := await raw.read_frame())[0] != 0x8:
+        frames.append(found)
+    assert frames == []  # closed as the handler starts: not even the masked frame echoed
+    assert int.from_bytes(found[1][:2], "big") == CLOSE_PROTOCOL_ERROR
+    await raw.finish()
+    await assert_still_serving(aio_client)
+    assert_no_errors(errors)
+
+
 async def test_scenario_ping_flood_while_reading(
     aio_client: Client, errors: list[logging.LogRecord]
 ) -> None:
