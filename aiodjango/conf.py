@@ -169,6 +169,11 @@ class Settings:
         return _float_setting("AIODJANGO_WS_SEND_TIMEOUT", 10.0, minimum=0.001)
 
     @property
+    def WS_SEND_BUFFER(self) -> int | None:
+        """Kernel send buffer of a websocket, in bytes (``SO_SNDBUF``); None: the kernel's."""
+        return _int_setting("AIODJANGO_WS_SEND_BUFFER", 2**18, minimum=4096, allow_none=True)
+
+    @property
     def WS_CLOSE_TIMEOUT(self) -> float:
         """Seconds a websocket close may take (flush, the peer's reply) before it is aborted."""
         return _float_setting("AIODJANGO_WS_CLOSE_TIMEOUT", 5.0, minimum=0.001)

@@ -3,6 +3,7 @@
 Before a websocket's handshake is answered, ``PeerGuard.install()`` puts a protocol between its
 transport and aiohttp's: it closes the connection with 1002 on an unmasked client frame (RFC
 6455 §5.1; those sent in the handshake's own packet too, which aiohttp holds until it answers),
+caps the kernel's send buffer (``AIODJANGO_WS_SEND_BUFFER``),
 drops a peer that leaves the send buffer full for ``AIODJANGO_WS_SEND_TIMEOUT`` seconds (it
 stopped reading), so the writer is released and memory stays bounded, and notes that bytes
 arrived for the heartbeat: one ``_Pulse`` timer per loop and interval pings the silent sockets
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import ClassVar, Final
 
 from aiohttp import web
@@ -96,14 +98,20 @@ class PeerGuard(asyncio.Protocol):
         ws: web.WebSocketResponse,
         send_timeout: float | None,
         close: float,
+        send_buffer: int | None = None,
     ) -> PeerGuard | None:
         """Put a guard in front of ``request``'s connection, before ``ws.prepare()``.
 
-        Call ``start()`` once the handshake is answered, ``remove()`` if it was refused.
+        ``send_buffer`` caps the kernel's send buffer (``SO_SNDBUF``), which Linux otherwise
+        grows to megabytes for a peer that stopped reading. Call ``start()`` once the
+        handshake is answered, ``remove()`` if it was refused.
         """
         transport = request.transport
         if transport is None:
             return None
+        sock = transport.get_extra_info("socket")
+        if send_buffer is not None and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         inner = transport.get_protocol()
         assert isinstance(inner, asyncio.Protocol)
         guard = cls(inner, transport, ws, request.path, send_timeout, close)

@@ -174,7 +174,7 @@ async def serve_websocket(view_def: AsyncViewDef, request: web.Request) -> web.S
         max_msg_size=limit + (0 if deflate or not limit else 1),
         timeout=close_timeout,
     )
-    guard = PeerGuard.install(request, ws, conf.WS_SEND_TIMEOUT, close_timeout)
+    guard = PeerGuard.install(request, ws, conf.WS_SEND_TIMEOUT, close_timeout, conf.WS_SEND_BUFFER)
     try:
         await ws.prepare(request)  # a bad Sec-WebSocket-Key is a 400 here
     except BaseException:

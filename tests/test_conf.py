@@ -34,6 +34,7 @@ DEFAULTS: dict[str, object] = {
     "WS_CLOSE_TIMEOUT": 5.0,
     "WS_HEARTBEAT": 20.0,
     "WS_MAX_MESSAGE_SIZE": 2**20,
+    "WS_SEND_BUFFER": 2**18,
     "WS_SEND_TIMEOUT": 10.0,
 }
 
@@ -55,6 +56,7 @@ BAD_VALUES: dict[str, object] = {
     "WS_CLOSE_TIMEOUT": 0,
     "WS_HEARTBEAT": 0,
     "WS_MAX_MESSAGE_SIZE": -1,
+    "WS_SEND_BUFFER": 1024,
     "WS_SEND_TIMEOUT": "10",
 }
 

@@ -23,6 +23,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from aiodjango import get_aio_application
+from aiodjango.interop import WS_REQUEST_KEY
 from aiodjango.testing import serve
 from aiodjango.websocket import (
     CLOSE_MESSAGE_TOO_BIG,
@@ -429,6 +430,22 @@ async def test_scenario_ping_flood_never_reading(
     await raw.finish()
     await assert_still_serving(aio_client)
     assert_no_errors(caplog.records)
+
+
+@pytest.mark.parametrize("configured", [None, 65536], ids=["default", "65536"])
+async def test_scenario_kernel_send_buffer_is_capped(
+    aio_client: Client, aio_app: Any, settings: Any, configured: int | None
+) -> None:
+    """Each websocket's kernel send buffer is capped (AIODJANGO_WS_SEND_BUFFER, 256 KiB by
+    default), so a peer that stops reading cannot make Linux grow it to megabytes."""
+    if configured is not None:
+        settings.AIODJANGO_WS_SEND_BUFFER = configured
+    async with aio_client.ws_connect("/ws/echo/") as ws:
+        assert await ws.receive_str() == "-"
+        [server_ws] = aio_app[WEBSOCKETS_KEY].sockets
+        sock = server_ws[WS_REQUEST_KEY].transport.get_extra_info("socket")
+        size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert size == 2 * (configured or 2**18)  # Linux reserves twice what was asked
 
 
 async def _stalled_flood(port: int) -> Raw:
