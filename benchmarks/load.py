@@ -28,12 +28,14 @@ def whole(seconds: float) -> int:
     return max(1, round(seconds))
 
 
-def wrk_argv(port: int, path: str, seconds: float, connections: int) -> list[str]:
-    """The wrk command line, pinned to the load core."""
+def wrk_argv(
+    port: int, path: str, seconds: float, connections: int, core: str = LOAD_CORE
+) -> list[str]:
+    """The wrk command line, pinned to the load core (or ``core``)."""
     return [
         "taskset",
         "-c",
-        LOAD_CORE,
+        core,
         "wrk",
         "-t1",
         f"-c{connections}",
@@ -61,16 +63,18 @@ def parse_wrk(out: str) -> dict[str, float]:
     return result
 
 
-def wrk(port: int, path: str, seconds: float, connections: int) -> dict[str, float]:
-    """One wrk run on the load core."""
-    argv = wrk_argv(port, path, seconds, connections)
+def wrk(
+    port: int, path: str, seconds: float, connections: int, core: str = LOAD_CORE
+) -> dict[str, float]:
+    """One wrk run on the load core (or ``core``)."""
+    argv = wrk_argv(port, path, seconds, connections, core)
     return parse_wrk(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
 
 
-def client(*args: str) -> subprocess.Popen[str]:
-    """Start ``benchmarks.clients`` on the load core."""
+def client(*args: str, core: str = LOAD_CORE) -> subprocess.Popen[str]:
+    """Start ``benchmarks.clients`` on the load core (or ``core``)."""
     return subprocess.Popen(
-        ["taskset", "-c", LOAD_CORE, sys.executable, "-m", "benchmarks.clients", *args],
+        ["taskset", "-c", core, sys.executable, "-m", "benchmarks.clients", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdin=subprocess.PIPE,
@@ -79,9 +83,9 @@ def client(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def run_client(*args: str, timeout: float) -> dict[str, Any]:
+def run_client(*args: str, timeout: float, core: str = LOAD_CORE) -> dict[str, Any]:
     """Run a client to completion and parse its JSON line."""
-    process = client(*args)
+    process = client(*args, core=core)
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -3,11 +3,12 @@
 Two measurements, one command each:
 
 * ``wrk`` (default): paired rounds (``benchmarks.paired``): bare aiohttp and a row served at
-  the same time on the server core, each loaded by ``wrk -t1 -c50`` from the load core for
-  the same seconds; each server's CPU time (utime + stime from ``/proc``) divided by the
-  requests it served, and the ratio aiohttp / row per pair. The first row pairs aiohttp with
-  itself (the control row: the table's noise floor). ``--before DIR`` adds a row served by
-  the aiodjango package in ``DIR`` (``git archive <commit> aiodjango | tar -x -C DIR``).
+  the same time, each loaded by ``wrk -t1 -c50`` for the same seconds; each server's CPU
+  time (utime + stime from ``/proc``) divided by the requests it served, and the ratio
+  aiohttp / row per pair. ``--pairing cross`` (default: each server on a core of its own,
+  both orientations) or ``same`` (both on one core: stricter). The first row pairs aiohttp
+  with itself (the control row: the table's noise floor). ``--before DIR`` adds a row served
+  by the aiodjango package in ``DIR`` (``git archive <commit> aiodjango | tar -x -C DIR``).
 * ``inproc``: no network; each app handles mocked requests in one process, timed with
   ``perf_counter``. The difference to bare aiohttp is aiodjango's own per-request code
   (router, wrapper, checks), the part the wrk numbers include with the kernel's and parser's.
@@ -45,8 +46,8 @@ ROWS: Final = (
 def hello_load(connections: int) -> Load:
     """wrk on ``/hello/``: (requests served, requests/s)."""
 
-    def load(running: Running, seconds: float) -> tuple[float, float]:
-        result = wrk(running.port, "/hello/", seconds, connections)
+    def load(running: Running, seconds: float, core: str) -> tuple[float, float]:
+        result = wrk(running.port, "/hello/", seconds, connections, core)
         return result["requests"], result["rate"]
 
     return load
@@ -104,13 +105,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--before", help="a directory holding an older aiodjango package")
+    parser.add_argument("--pairing", choices=("cross", "same"), default="cross")
     args = parser.parse_args()
     if args.mode == "wrk":
         rows = list(ROWS)
         if args.before:
             rows.append(Row("aiodjango-before", "aiodjango", args.before))
         load = hello_load(args.connections)
-        table(REFERENCE, rows, load, args.rounds, args.seconds, "req")
+        table(REFERENCE, rows, load, args.rounds, args.seconds, "req", args.pairing)
     else:
         over_inproc(args.count)
 

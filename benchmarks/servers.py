@@ -326,6 +326,12 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
+def pin(running: Running, core: str) -> None:
+    """Move a started server's processes (and their children) to ``core``."""
+    for pid in _tree(running.pids):
+        os.sched_setaffinity(pid, {int(core)})
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User plus system CPU time (utime + stime in /proc/PID/stat) of processes and children."""
     ticks = os.sysconf("SC_CLK_TCK")
