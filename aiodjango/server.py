@@ -217,10 +217,13 @@ def leave_if_stuck(status: int, *, join_timeout: float = 0.5) -> None:
     process leaves with ``os._exit``. Returns if nothing is stuck.
     """
     deadline = time.monotonic() + join_timeout
+    # The exit joins non-daemon threads, and every executor's threads, daemon or not (pool
+    # threads started from a daemon thread, as under the autoreloader, are daemons).
     waiting = [
         thread
         for thread in threading.enumerate()
-        if thread is not threading.current_thread() and not thread.daemon
+        if thread is not threading.current_thread()
+        and (not thread.daemon or thread.name.startswith(POOL_THREAD_PREFIX))
     ]
     for thread in waiting:
         thread.join(max(0.0, deadline - time.monotonic()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 from pathlib import Path
@@ -64,6 +65,39 @@ async def test_runserver_serves_and_reloads(tmp_path: Path) -> None:
     assert "changed, reloading." in output
     assert '"GET /async/ HTTP/1.1" 200' in output
     assert "DeprecationWarning" not in output
+
+
+async def test_a_stuck_django_view_does_not_hold_up_a_reload(tmp_path: Path) -> None:
+    """Under the autoreloader, editing a file while a Django view is stuck (sleeping far longer
+    than the test) reloads all the same: the old process leaves without waiting for it."""
+    cwd, port, base = new_project(tmp_path)
+    args = ["manage.py", "runserver", f"127.0.0.1:{port}"]
+    stuck_seconds = 600  # longer than READY_DEADLINE: a reload that waited for it fails
+    with running(args, cwd, tmp_path) as server:
+        assert await server.get(f"{base}/async/") == (200, "async VERSION-1")
+        async with aiohttp.ClientSession() as session:
+            stuck = await slow_request(session, base, tmp_path, stuck_seconds)
+            views = cwd / "project" / "views.py"
+            edited = views.read_text().replace("VERSION-1", "VERSION-2")
+
+            async def reloaded() -> bool:
+                with contextlib.suppress(aiohttp.ClientError):
+                    if (await server.get(f"{base}/async/"))[1] == "async VERSION-2":
+                        return True
+                views.write_text(edited)  # until a reloader tick notices (see above)
+                await asyncio.sleep(0.3)
+                return False
+
+            try:
+                await eventually(reloaded)
+            except AssertionError:  # the server's own lines say where the reload stopped
+                lines = [line for line in server.output.splitlines() if "GET /" not in line]
+                raise AssertionError("\n".join(lines[-40:])) from None
+            stuck.cancel()
+        assert await server.get(f"{base}/sync/") == (200, "sync VERSION-2")
+        server.signal(signal.SIGTERM)
+        await asyncio.to_thread(server.wait)
+    assert "still running after the timeout" in server.output  # the stuck view, named
 
 
 async def test_aiodjango_application_setting(tmp_path: Path) -> None:

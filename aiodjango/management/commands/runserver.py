@@ -30,7 +30,7 @@ from django.utils import autoreload
 from django.utils.version import get_docs_version
 
 from aiodjango import server
-from aiodjango.application import get_aio_application
+from aiodjango.application import BRIDGE_KEY, get_aio_application
 from aiodjango.conf import conf
 from aiodjango.loading import load_application
 from aiodjango.server import AppFactory
@@ -101,6 +101,34 @@ class Command(BaseRunserver):
         wanted = options.get("use_static_handler", True)
         return bool(wanted and (settings.DEBUG or options.get("insecure_serving")))
 
+    def run(self, **options: Any) -> None:
+        """Django's ``run()``; in the autoreloader's child a reload or a stop leaves at once.
+
+        The reloader ends the child with ``sys.exit()`` on a file change (or SIGTERM), and the
+        interpreter would then join every thread running a Django view, however long it takes:
+        a stuck view would hold up every reload. Django's own runserver runs views in daemon
+        threads and so never waits; here the pool is shut down and ``leave_if_stuck()`` exits
+        within half a second if a view is still running.
+        """
+        child = options.get("use_reloader") and os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV)
+        if child != "true":
+            super().run(**options)
+            return
+        status = 0
+        try:
+            super().run(**options)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+            raise
+        finally:
+            app = self._served
+            bridge = app.get(BRIDGE_KEY) if app is not None else None
+            if bridge is not None:
+                bridge.pool.shutdown(wait=False, cancel_futures=True)
+            server.leave_if_stuck(status)
+
+    _served: web.Application | None = None  # what inner_run() serves, once it is bound
+
     def inner_run(self, *args: Any, **options: Any) -> None:
         """Checks, migrations check, then serve on a new event loop until stopped.
 
@@ -124,7 +152,7 @@ class Command(BaseRunserver):
             server.run(
                 app,
                 [server.tcp_site(self.addr, int(self.port))],
-                on_ready=lambda runner: self.on_bind(_bound_port(runner, int(self.port))),
+                on_ready=self._on_ready,
                 **runner_kwargs,
             )
         except OSError as exc:
@@ -136,6 +164,10 @@ class Command(BaseRunserver):
             self.stdout.write(shutdown_message)
         if threading.current_thread() is threading.main_thread():  # --noreload
             server.leave_if_stuck(0)  # else the interpreter would wait for stuck views
+
+    def _on_ready(self, runner: web.AppRunner) -> None:
+        self._served = runner.app
+        self.on_bind(_bound_port(runner, int(self.port)))
 
     def on_bind(self, server_port: int) -> None:
         """Print the banner, as Django's runserver does, naming what serves what."""
