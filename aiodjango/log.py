@@ -22,13 +22,14 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
 from aiohttp.http_exceptions import HttpProcessingError
 
-__all__ = ("DEFERRED_LOGGERS", "client_errors_as_info", "deferred_logging")
+__all__ = ("DEFERRED_LOGGERS", "client_errors_as_info", "deferred_logging", "flush_deferred")
 
 DEFERRED_LOGGERS: Final = ("django", "aiodjango", "aiohttp")
 """Logger hierarchies whose handlers move to the logging thread (the root logger's too)."""
@@ -67,6 +68,22 @@ class _Sink:
             for handler in handlers:
                 if record.levelno >= handler.level:
                     handler.handle(record)  # handles its own errors (handleError)
+            self.queue.task_done()
+
+
+_active: Final[set[_Sink]] = set()  # the sinks of the deferred_logging() blocks now open
+
+
+def flush_deferred(timeout: float = 2.0) -> None:
+    """Wait, at most ``timeout`` seconds, until every record queued so far is handled.
+
+    For an exit that skips the end of the ``deferred_logging()`` block: the autoreloader's
+    ``sys.exit()`` in another thread, or ``os._exit()``; the records would be lost otherwise.
+    """
+    deadline = time.monotonic() + timeout
+    for sink in list(_active):
+        while sink.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def _targets(prefixes: Sequence[str]) -> list[logging.Logger]:
@@ -101,9 +118,11 @@ def deferred_logging(
         logger.handlers = [_Enqueue(original, sink)]
     thread = threading.Thread(target=sink.run, name="aiodjango-logging", daemon=True)
     thread.start()
+    _active.add(sink)
     try:
         yield
     finally:
+        _active.discard(sink)
         for logger, original in moved:
             logger.handlers = original
         try:

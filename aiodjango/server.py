@@ -33,7 +33,7 @@ from typing import Any, Final, NoReturn
 from aiohttp import web
 
 from .conf import conf
-from .log import client_errors_as_info, deferred_logging
+from .log import client_errors_as_info, deferred_logging, flush_deferred
 from .wsgi import POOL_THREAD_PREFIX
 
 __all__ = (
@@ -236,6 +236,7 @@ def leave_if_stuck(status: int, *, join_timeout: float = 0.5) -> None:
         views,
         len(stuck),
     )
+    flush_deferred()  # this warning too, if the logging thread has it
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -33,6 +33,7 @@ from aiodjango import server
 from aiodjango.application import BRIDGE_KEY, get_aio_application
 from aiodjango.conf import conf
 from aiodjango.loading import load_application
+from aiodjango.log import flush_deferred
 from aiodjango.server import AppFactory
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class Command(BaseRunserver):
             if bridge is not None:
                 bridge.pool.shutdown(wait=False, cancel_futures=True)
             server.leave_if_stuck(status)
+            flush_deferred()  # "changed, reloading." is queued for the logging thread
 
     _served: web.Application | None = None  # what inner_run() serves, once it is bound
 
