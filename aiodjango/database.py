@@ -50,9 +50,9 @@ from .conf import conf
 __all__ = (
     "DatabaseLease",
     "DatabaseThreads",
+    "ViewLease",
     "close_database_threads",
     "database_threads",
-    "ViewLease",
     "install_router",
     "use_database_threads",
 )
