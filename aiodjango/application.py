@@ -103,7 +103,7 @@ def get_aio_application(
     add_named_views(app.router, endpoints)  # app.router[name].url_for(), as reverse()
 
     async def shutdown_pool(app: web.Application) -> None:
-        app[BRIDGE_KEY].pool.shutdown(wait=False, cancel_futures=True)
+        app[BRIDGE_KEY].shut_down()
 
     app.on_cleanup.append(shutdown_pool)
     return app

@@ -262,6 +262,11 @@ class WSGIBridge(WSGIHandler):
             raise
         return True
 
+    def shut_down(self) -> None:
+        """Stop the pool without waiting: queued requests are dropped, idle threads end now,
+        a running view's thread ends when the view returns."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
     def _release(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()

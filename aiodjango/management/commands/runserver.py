@@ -125,7 +125,7 @@ class Command(BaseRunserver):
             app = self._served
             bridge = app.get(BRIDGE_KEY) if app is not None else None
             if bridge is not None:
-                bridge.pool.shutdown(wait=False, cancel_futures=True)
+                bridge.shut_down()
             server.leave_if_stuck(status)
             flush_deferred()  # "changed, reloading." is queued for the logging thread
 
