@@ -24,11 +24,11 @@ import functools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import suppress
 from io import BytesIO
-from typing import IO, Any, Final, NoReturn, TypeVar
+from typing import IO, Any, Final, NoReturn
 from wsgiref.util import is_hop_by_hop
 
 from aiohttp import web
@@ -54,7 +54,7 @@ _CLIENT_CLOSED: Final = (
     499  # nginx's status for "the client left first"; only the access log sees it
 )
 _REFUSAL_LOG_INTERVAL: Final = 10.0
-_T = TypeVar("_T")
+_PUMP_CHECK: Final = 1.0  # seconds: how often a streaming thread checks that the loop lives
 
 
 class _FileWrapper:
@@ -131,10 +131,6 @@ def _start(application: WSGIApplication, environ: Environ) -> _Started:
     return int(code), reason, clean, chunks, iterator, result
 
 
-def _next_chunk(iterator: Iterator[bytes]) -> bytes | None:
-    return next(iterator, None)
-
-
 def _close(result: object) -> None:
     close = getattr(result, "close", None)
     if close is not None:
@@ -179,8 +175,10 @@ class WSGIBridge(WSGIHandler):
         self.queue_timeout: Final = (
             conf.WSGI_QUEUE_TIMEOUT if queue_timeout is None else queue_timeout
         )
-        self._free = threads
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._threads: Final = threads
+        self._pending = 0  # requests on a pool thread or queued for one
+        self._queued: deque[_Wait] = deque()  # those that found every thread busy, oldest first
+        self._expiry: asyncio.TimerHandle | None = None
         self._refused = 0
         self._refused_logged_at = -_REFUSAL_LOG_INTERVAL
 
@@ -238,42 +236,13 @@ class WSGIBridge(WSGIHandler):
             error.force_close()
             raise error from None
 
-    async def _acquire(self) -> bool:
-        """Take a pool thread: at once, or after waiting in the bounded queue; False: refuse."""
-        if self._free > 0:
-            self._free -= 1
-            return True
-        if len(self._waiters) >= self.queue_size:
-            return False
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(self.queue_timeout):
-                await waiter
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled():
-                self._release()  # handed a thread just as we gave up: pass it on
-            else:
-                waiter.cancel()
-                with suppress(ValueError):
-                    self._waiters.remove(waiter)
-            if isinstance(exc, TimeoutError):
-                return False
-            raise
-        return True
-
     def shut_down(self) -> None:
         """Stop the pool without waiting: queued requests are dropped, idle threads end now,
         a running view's thread ends when the view returns."""
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the thread goes straight to the next in line
-                return
-        self._free += 1
+        self._pending -= 1
 
     def _release_threadsafe(self, loop: asyncio.AbstractEventLoop) -> Callable[[object], None]:
         def release(_: object) -> None:
@@ -300,94 +269,129 @@ class WSGIBridge(WSGIHandler):
         )
 
     async def _run(self, request: web.Request, environ: Environ) -> web.StreamResponse:
-        """Run the request on a pool thread once one is free; the thread is ours until the end."""
-        if not await self._acquire():
+        """Run the request on a pool thread, which is its own until the response has gone out.
+
+        Waiting requests queue in the pool itself, so a thread that finishes one request takes
+        the next at once, without a round trip through the loop.
+        """
+        if self._pending >= self._threads + self.queue_size:
             return self._busy(request)
         loop = asyncio.get_running_loop()
-        job = _Job(self, loop)
+        self._pending += 1
+        running = self.pool.submit(_serve, self._application, environ, request, _Pump(loop))
+        wait = self._wait_for_thread(running, loop) if self._pending > self._threads else None
         try:
-            if _gone(request):  # it waited, and its client left meanwhile: don't run Django
-                return web.Response(status=_CLIENT_CLOSED, reason="Client Closed Request")
-            return await self._respond(request, environ, job)
+            served = await asyncio.wrap_future(running, loop=loop)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if wait is not None and wait.expired and task is not None and not task.cancelling():
+                return self._busy(request)
+            raise
         finally:
-            job.finish()
+            if running.done():
+                self._release()
+            else:  # cancelled while Django runs: the thread is busy until it returns
+                running.add_done_callback(self._release_threadsafe(loop))
+        if served is None:  # it waited, and its client left meanwhile: Django never ran
+            return web.Response(status=_CLIENT_CLOSED, reason="Client Closed Request")
+        if isinstance(served, web.StreamResponse):
+            return served
+        code, reason, headers, body = served
+        return web.Response(status=code, reason=reason, headers=headers, body=body)
 
-    async def _respond(
-        self, request: web.Request, environ: Environ, job: _Job
-    ) -> web.StreamResponse:
-        code, reason, headers, chunks, iterator, result = await job.call(
-            _start, self._application, environ
-        )
-        if iterator is None:
-            return web.Response(status=code, reason=reason, headers=headers, body=b"".join(chunks))
-        try:
-            response = web.StreamResponse(status=code, reason=reason, headers=headers)
-            await response.prepare(request)
-            for chunk in chunks:
-                await response.write(chunk)
-            while not _gone(request):
-                more: bytes | None = await job.call(_next_chunk, iterator)
-                if more is None:
-                    await response.write_eof()
-                    break
-                await response.write(more)  # raises once the client has gone
-            return response
-        finally:
-            # Closing stops a generator that is still running (client gone) and lets Django
-            # send request_finished, on a pool thread like the rest of the request.
-            job.close_later(result)
+    def _wait_for_thread(self, running: Future[Any], loop: asyncio.AbstractEventLoop) -> _Wait:
+        """Note a request queued behind busy threads, for 503 once it waited ``queue_timeout``.
+
+        One timer for the whole queue (at its oldest deadline), not one per request.
+        """
+        queued = self._queued
+        while queued and queued[0].settled():
+            queued.popleft()
+        wait = _Wait(loop.time() + self.queue_timeout, running)
+        queued.append(wait)
+        if self._expiry is None:
+            self._expiry = loop.call_at(queued[0].deadline, self._expire, loop)
+        return wait
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._expiry = None
+        queued, now = self._queued, loop.time()
+        while queued and (queued[0].settled() or queued[0].deadline <= now):
+            wait = queued.popleft()
+            wait.expired = wait.running.cancel()  # False: a thread took it meanwhile
+        if queued:
+            self._expiry = loop.call_at(queued[0].deadline, self._expire, loop)
 
 
-class _Job:
-    """One request's use of its pool thread: calls, and the release once the last one ends.
+class _Wait:
+    """A request waiting for a pool thread, and whether it waited too long (503)."""
 
-    If the handler is cancelled (the client left) while a call runs, the thread is still
-    busy: it is released, and a started response closed, only when that call returns.
+    __slots__ = ("deadline", "expired", "running")
+
+    def __init__(self, deadline: float, running: Future[Any]) -> None:
+        self.deadline = deadline
+        self.running = running
+        self.expired = False
+
+    def settled(self) -> bool:
+        return self.running.running() or self.running.done()
+
+
+class _Pump:
+    """A streaming response's steps, sent from its pool thread to the loop one at a time.
+
+    The thread waits for each write (back-pressure from the client's socket), so the whole
+    response, generator and ``close()`` included, runs on one thread, as under a WSGI server.
     """
 
-    def __init__(self, bridge: WSGIBridge, loop: asyncio.AbstractEventLoop) -> None:
-        self._bridge = bridge
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._running: Future[Any] | None = None
-        self._closing: object = None
 
-    async def call(self, function: Callable[..., _T], *args: Any) -> _T:
-        running = self._running = self._bridge.pool.submit(function, *args)
+    def __call__(self, step: Coroutine[Any, Any, object]) -> None:
         try:
-            return await asyncio.wrap_future(running, loop=self._loop)
-        except asyncio.CancelledError:
-            if function is _start:
-                running.add_done_callback(_close_started)
-            raise
-
-    def close_later(self, result: object) -> None:
-        self._closing = result
-
-    def finish(self) -> None:
-        running, closing = self._running, self._closing
-        release = self._bridge._release_threadsafe(self._loop)
-        if closing is not None:
-            # Ordered after any call still running on the thread (a cancelled next chunk).
-            def close(_: object = None) -> None:
-                try:
-                    _close(closing)
-                finally:
-                    release(None)
-
-            if running is not None and not running.done():
-                running.add_done_callback(lambda _: self._bridge.pool.submit(close))
-            else:
-                self._bridge.pool.submit(close)
-        elif running is not None and not running.done():
-            running.add_done_callback(release)
-        else:
-            self._bridge._release()
+            done = asyncio.run_coroutine_threadsafe(step, self._loop)
+        except RuntimeError:  # the loop is closed
+            step.close()
+            raise ConnectionResetError("The server stopped.") from None
+        while True:
+            try:
+                done.result(timeout=_PUMP_CHECK)
+                return
+            except TimeoutError:
+                if self._loop.is_closed():
+                    raise ConnectionResetError("The server stopped.") from None
+            except CancelledError:  # the loop cancelled it (shutting down)
+                raise ConnectionResetError("The server stopped.") from None
 
 
-def _close_started(running: Future[_Started]) -> None:
-    """A ``_start`` whose handler was cancelled: close what it returned (request_finished)."""
-    if not running.cancelled() and running.exception() is None:
-        _close(running.result()[5])
+_Served = tuple[int, str, list[tuple[str, str]], bytes]
+
+
+def _serve(
+    application: WSGIApplication, environ: Environ, request: web.Request, pump: _Pump
+) -> _Served | web.StreamResponse | None:
+    """Runs in a pool thread: the whole Django request; ``None`` if its client left first."""
+    if _gone(request):
+        return None
+    code, reason, headers, chunks, iterator, result = _start(application, environ)
+    if iterator is None:
+        return code, reason, headers, b"".join(chunks)
+    try:
+        response = web.StreamResponse(status=code, reason=reason, headers=headers)
+        pump(response.prepare(request))
+        for chunk in chunks:
+            pump(response.write(chunk))
+        while not _gone(request):
+            more = next(iterator, None)
+            if more is None:
+                pump(response.write_eof())
+                break
+            pump(response.write(more))  # raises once the client has gone
+        return response
+    finally:
+        # Closing stops a generator that is still running (client gone) and lets Django
+        # send request_finished, on the thread that ran the request.
+        _close(result)
 
 
 def _gone(request: web.BaseRequest) -> bool:

@@ -15,6 +15,7 @@ Two measurements, one command each:
 
 ```bash
 PYTHONPATH=. benchmarks/.venv/bin/python -m benchmarks.overhead --rounds 5 --seconds 5
+PYTHONPATH=. benchmarks/.venv/bin/python -m benchmarks.overhead --sync   # WSGI fallback
 PYTHONPATH=. benchmarks/.venv/bin/python -m benchmarks.overhead inproc
 ```
 """
@@ -33,6 +34,11 @@ from .paired import Load, Row, table
 from .servers import Running
 
 REFERENCE: Final = Row("aiohttp", "aiohttp")
+SYNC_REFERENCE: Final = Row("aiohttp-wsgi", "aiohttp-wsgi")
+SYNC_ROWS: Final = (
+    Row("aiohttp-wsgi (control)", "aiohttp-wsgi"),
+    Row("aiodjango (WSGI fallback)", "aiodjango"),
+)
 ROWS: Final = (
     Row("aiohttp (control)", "aiohttp"),
     # Diagnostic: bare aiohttp in a process with Django set up, to tell what the bigger
@@ -43,11 +49,11 @@ ROWS: Final = (
 )
 
 
-def hello_load(connections: int) -> Load:
-    """wrk on ``/hello/``: (requests served, requests/s)."""
+def hello_load(connections: int, path: str = "/hello/") -> Load:
+    """wrk on ``path``: (requests served, requests/s)."""
 
     def load(running: Running, seconds: float, core: str) -> tuple[float, float]:
-        result = wrk(running.port, "/hello/", seconds, connections, core)
+        result = wrk(running.port, path, seconds, connections, core)
         return result["requests"], result["rate"]
 
     return load
@@ -106,13 +112,20 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--before", help="a directory holding an older aiodjango package")
     parser.add_argument("--pairing", choices=("cross", "same"), default="cross")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="Django's sync hello through the WSGI fallback, against bare aiohttp-wsgi",
+    )
     args = parser.parse_args()
     if args.mode == "wrk":
-        rows = list(ROWS)
+        reference, rows = (
+            (SYNC_REFERENCE, list(SYNC_ROWS)) if args.sync else (REFERENCE, list(ROWS))
+        )
         if args.before:
             rows.append(Row("aiodjango-before", "aiodjango", args.before))
-        load = hello_load(args.connections)
-        table(REFERENCE, rows, load, args.rounds, args.seconds, "req", args.pairing)
+        load = hello_load(args.connections, "/django/hello/" if args.sync else "/hello/")
+        table(reference, rows, load, args.rounds, args.seconds, "req", args.pairing)
     else:
         over_inproc(args.count)
 
