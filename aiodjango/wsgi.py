@@ -192,9 +192,9 @@ class WSGIBridge(WSGIHandler):
         await continue_or_refuse(request, self._limit_for(request))
 
     def _check_length(self, request: web.BaseRequest) -> None:
-        limit = self._limit_for(request)
-        if request.content_length is not None and request.content_length > limit:
-            self._too_large(limit, request.content_length)
+        length = request.content_length
+        if length is not None and length > (limit := self._limit_for(request)):
+            self._too_large(limit, length)
 
     @staticmethod
     def _too_large(limit: int, size: int) -> NoReturn:

@@ -71,6 +71,20 @@ async def test_streaming_response_streams(aio_client: Client) -> None:
     assert steps < 50
 
 
+async def test_streaming_response_stays_on_one_thread(aio_client: Client) -> None:
+    """The view, every step of its generator and its close run on one pool thread (Django's
+    thread-local database connection stays the request's), while other requests run."""
+    others = [asyncio.ensure_future(aio_client.get("/u/x/")) for _ in range(8)]
+    response = await aio_client.get("/stream/", params={"steps": "12"})
+    body = await response.text()
+    assert [r.status for r in await asyncio.gather(*others)] == [200] * 8
+    assert body == "".join(f"chunk {n}\n" for n in range(12))
+    closed: threading.Event = views.STREAM_STATE["closed"]
+    assert await asyncio.to_thread(closed.wait, 10)
+    threads = views.STREAM_STATE["threads"]
+    assert len(threads) == 14 and len(set(threads)) == 1
+
+
 async def test_upstream_buffers_streaming_response(upstream: Client) -> None:
     """aiohttp-wsgi 0.10 only sends the first chunk once the generator has finished."""
     _, steps = await _first_chunk_then(upstream, leave=False)

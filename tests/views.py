@@ -103,21 +103,26 @@ def cookies(request: HttpRequest) -> HttpResponse:
     return response
 
 
-STREAM_STATE: dict[str, Any] = {"steps": 0, "closed": threading.Event()}
+STREAM_STATE: dict[str, Any] = {"steps": 0, "closed": threading.Event(), "threads": []}
 
 
 def stream(request: HttpRequest) -> StreamingHttpResponse:
-    """Streams 50 chunks 0.1 s apart, recording how far it got and whether it was closed."""
+    """Streams 50 chunks 0.1 s apart (``?steps=``), recording how far it got, whether it was
+    closed, and the thread each step and the close ran on."""
     STREAM_STATE["steps"] = 0
     STREAM_STATE["closed"] = closed = threading.Event()
+    STREAM_STATE["threads"] = threads = [threading.get_ident()]
+    steps = int(request.GET.get("steps", "50"))
 
     def chunks() -> Iterator[bytes]:
         try:
-            for step in range(50):
+            for step in range(steps):
                 STREAM_STATE["steps"] = step + 1
+                threads.append(threading.get_ident())
                 yield f"chunk {step}\n".encode()
                 time.sleep(0.1)
         finally:
+            threads.append(threading.get_ident())
             closed.set()
 
     return StreamingHttpResponse(chunks(), content_type="text/plain")
