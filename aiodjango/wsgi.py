@@ -278,7 +278,7 @@ class WSGIBridge(WSGIHandler):
             return self._busy(request)
         loop = asyncio.get_running_loop()
         self._pending += 1
-        running = self.pool.submit(_serve, self._application, environ, request, _Pump(loop))
+        running = self.pool.submit(_serve, self._application, environ, request, loop)
         wait = self._wait_for_thread(running, loop) if self._pending > self._threads else None
         try:
             served = await asyncio.wrap_future(running, loop=loop)
@@ -337,38 +337,36 @@ class _Wait:
         return self.running.running() or self.running.done()
 
 
-class _Pump:
-    """A streaming response's steps, sent from its pool thread to the loop one at a time.
+def _on_loop(loop: asyncio.AbstractEventLoop, step: Coroutine[Any, Any, object]) -> None:
+    """Run a streaming response's step (a write) on the loop; its pool thread waits for it.
 
-    The thread waits for each write (back-pressure from the client's socket), so the whole
-    response, generator and ``close()`` included, runs on one thread, as under a WSGI server.
+    Waiting is the back-pressure from the client's socket, and keeps the whole response,
+    generator and ``close()`` included, on one thread, as under a WSGI server.
     """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def __call__(self, step: Coroutine[Any, Any, object]) -> None:
+    try:
+        done = asyncio.run_coroutine_threadsafe(step, loop)
+    except RuntimeError:  # the loop is closed
+        step.close()
+        raise ConnectionResetError("The server stopped.") from None
+    while True:
         try:
-            done = asyncio.run_coroutine_threadsafe(step, self._loop)
-        except RuntimeError:  # the loop is closed
-            step.close()
-            raise ConnectionResetError("The server stopped.") from None
-        while True:
-            try:
-                done.result(timeout=_PUMP_CHECK)
-                return
-            except TimeoutError:
-                if self._loop.is_closed():
-                    raise ConnectionResetError("The server stopped.") from None
-            except CancelledError:  # the loop cancelled it (shutting down)
+            done.result(timeout=_PUMP_CHECK)
+            return
+        except TimeoutError:
+            if loop.is_closed():
                 raise ConnectionResetError("The server stopped.") from None
+        except CancelledError:  # the loop cancelled it (shutting down)
+            raise ConnectionResetError("The server stopped.") from None
 
 
 _Served = tuple[int, str, list[tuple[str, str]], bytes]
 
 
 def _serve(
-    application: WSGIApplication, environ: Environ, request: web.Request, pump: _Pump
+    application: WSGIApplication,
+    environ: Environ,
+    request: web.Request,
+    loop: asyncio.AbstractEventLoop,
 ) -> _Served | web.StreamResponse | None:
     """Runs in a pool thread: the whole Django request; ``None`` if its client left first."""
     if _gone(request):
@@ -378,15 +376,15 @@ def _serve(
         return code, reason, headers, b"".join(chunks)
     try:
         response = web.StreamResponse(status=code, reason=reason, headers=headers)
-        pump(response.prepare(request))
+        _on_loop(loop, response.prepare(request))
         for chunk in chunks:
-            pump(response.write(chunk))
+            _on_loop(loop, response.write(chunk))
         while not _gone(request):
             more = next(iterator, None)
             if more is None:
-                pump(response.write_eof())
+                _on_loop(loop, response.write_eof())
                 break
-            pump(response.write(more))  # raises once the client has gone
+            _on_loop(loop, response.write(more))  # raises once the client has gone
         return response
     finally:
         # Closing stops a generator that is still running (client gone) and lets Django
